@@ -1,0 +1,53 @@
+"""Configuration from the environment; every field is documented in the README with its default."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
+
+
+def _env(name: str) -> AliasChoices:
+    """Contract names (OPENROUTER_*, REDIS_URL) have no GATEWAY_ prefix; accept the prefixed form too."""
+    return AliasChoices(name, f"GATEWAY_{name}")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
+
+    # Upstream
+    openrouter_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENROUTER_API_KEY"))
+    openrouter_base_url: str = Field(default=DEFAULT_OPENROUTER_BASE_URL, validation_alias=_env("OPENROUTER_BASE_URL"))
+    app_referer: str = "https://github.com/gateway/gateway"
+    app_title: str = "gateway"
+    upstream_connect_timeout_s: float = 10.0
+    upstream_read_timeout_s: float = 600.0
+    upstream_max_connections: int = 1000
+    models_cache_ttl_s: float = 300.0
+
+    # Shared state
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "GATEWAY_REDIS_URL"))
+
+    # Identity
+    jwt_secret: SecretStr | None = None
+    jwt_algorithms: list[str] = ["HS256"]
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwks_url: str | None = None
+    jwt_leeway_s: float = 30.0
+    jwt_org_claim: str = "org_id"
+    jwt_subject_claim: str = "sub"
+    jwt_roles_claim: str = "roles"
+
+    # Policy
+    policy_file: str | None = None
+
+    # HTTP surface
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_n: int = 8
+    log_level: str = "info"
+    access_log: bool = True
+
+    def upstream_key(self) -> str:
+        return self.openrouter_api_key.get_secret_value() if self.openrouter_api_key else ""
