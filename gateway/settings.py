@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     jwt_org_claim: str = "org_id"
     jwt_subject_claim: str = "sub"
     jwt_roles_claim: str = "roles"
+    # PEM file with one or more public keys or certificates (RS*/PS*/ES*/EdDSA), used alongside the JWKS.
+    jwt_public_key_file: str | None = None
+    jwks_cache_ttl_s: float = 300.0
+    # Floor between JWKS fetches: unknown `kid`s are attacker-controlled, so they must not drive fetches.
+    jwks_min_refresh_interval_s: float = 30.0
+    jwks_fetch_timeout_s: float = 5.0
+    # Verified tokens are remembered (by SHA-256) so repeat requests skip signature checks.
+    jwt_cache_size: int = 10_000
+    jwt_cache_max_age_s: float = 60.0
 
     # Policy
     policy_file: str | None = None
