@@ -1,0 +1,138 @@
+"""The policy file as pydantic models: every section optional, unknown keys rejected, types strict.
+
+Strict mode keeps YAML surprises out: `rpm: "100"` or `rpm: true` is an error rather than a silent coercion.
+Cross-references (aliases used by tasks, pins without a value, org task overrides) are checked when the
+document is compiled into a `Policy`, where the whole document is in view.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+# The gateway owns these request fields; a task setting them would silently break routing.
+RESERVED_PARAMS = frozenset({"model", "models", "messages"})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _check_params(params: dict[str, Any]) -> dict[str, Any]:
+    reserved = sorted(RESERVED_PARAMS.intersection(params))
+    if reserved:
+        raise ValueError(f"{', '.join(reserved)} cannot be set by a task (the gateway sets it)")
+    return params
+
+
+class TaskPolicy(_Section):
+    """A named task: which model serves it, what to try next, and the request defaults it imposes."""
+
+    primary: str = Field(min_length=1)
+    fallbacks: list[Annotated[str, Field(min_length=1)]] = []
+    max_cost_usd: PositiveFloat | None = None
+    params: dict[str, Any] = {}
+    pin: list[str] = []
+    timeout_s: PositiveFloat | None = None
+    description: str | None = None
+
+    _params_check = field_validator("params")(_check_params)
+
+
+class TaskOverride(_Section):
+    """An org's change to a task: only the keys given replace the global task's (params merge key by key)."""
+
+    primary: str | None = Field(default=None, min_length=1)
+    fallbacks: list[Annotated[str, Field(min_length=1)]] | None = None
+    max_cost_usd: PositiveFloat | None = None
+    params: dict[str, Any] | None = None
+    pin: list[str] | None = None
+    timeout_s: PositiveFloat | None = None
+    description: str | None = None
+
+    @field_validator("params")
+    @classmethod
+    def _params_check(cls, params: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if params is None else _check_params(params)
+
+
+def _no_null_cap(value: object) -> object:
+    if value is None:
+        raise ValueError("must be a positive integer (null is not allowed: it sizes budget reservations)")
+    return value
+
+
+class Defaults(_Section):
+    """Limits for every org without its own value; null means unlimited."""
+
+    rpm: PositiveInt | None = 600
+    tpm: PositiveInt | None = 1_000_000
+    max_concurrent: PositiveInt | None = None
+    daily_budget_usd: PositiveFloat | None = None
+    monthly_budget_usd: PositiveFloat | None = None
+    allow: list[str] = ["*"]
+    deny: list[str] = []
+    # Reserved against the budget when a request does not say max_tokens itself.
+    max_completion_tokens: PositiveInt = 4096
+
+    _cap_check = field_validator("max_completion_tokens", mode="before")(_no_null_cap)
+
+
+class OrgPolicy(_Section):
+    """One org's overrides. A key left out inherits `defaults`; a key set to null means unlimited."""
+
+    rpm: PositiveInt | None = None
+    tpm: PositiveInt | None = None
+    max_concurrent: PositiveInt | None = None
+    daily_budget_usd: PositiveFloat | None = None
+    monthly_budget_usd: PositiveFloat | None = None
+    allow: list[str] | None = None
+    deny: list[str] = []
+    max_completion_tokens: PositiveInt | None = None
+    tasks: dict[str, TaskOverride] = {}
+
+    _cap_check = field_validator("max_completion_tokens", mode="before")(_no_null_cap)
+
+
+class RetryPolicy(_Section):
+    max_attempts: PositiveInt = 3
+    base_delay_s: NonNegativeFloat = 0.25
+    max_delay_s: PositiveFloat = 8.0
+    # Upstream Retry-After beyond this is not waited for: the attempt fails over instead.
+    retry_after_cap_s: NonNegativeFloat = 10.0
+    # Retries may add at most this fraction of recent traffic, so a struggling upstream is not stampeded.
+    budget_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
+
+
+class BreakerPolicy(_Section):
+    window_s: PositiveFloat = 30.0
+    min_requests: PositiveInt = 10
+    failure_rate: Fraction = 0.5
+    cooldown_s: PositiveFloat = 30.0
+    half_open_probes: PositiveInt = 1
+
+
+class TimeoutPolicy(_Section):
+    connect_s: PositiveFloat = 10.0
+    first_byte_s: PositiveFloat = 60.0
+    idle_s: PositiveFloat = 30.0
+    total_s: PositiveFloat = 600.0
+
+
+class PolicyDocument(_Section):
+    aliases: dict[str, str] = {}
+    defaults: Defaults = Defaults()
+    tasks: dict[str, TaskPolicy] = {}
+    orgs: dict[str, OrgPolicy] = {}
+    retry: RetryPolicy = RetryPolicy()
+    circuit_breaker: BreakerPolicy = BreakerPolicy()
+    timeouts: TimeoutPolicy = TimeoutPolicy()
+    # "gateway": the gateway walks the fallback list itself (retries, breaker, per-model metrics).
+    # "native": one upstream call with OpenRouter's `models` array, letting OpenRouter fail over.
+    upstream_fallbacks: Literal["gateway", "native"] = "gateway"
