@@ -1,0 +1,109 @@
+"""OpenRouter's model catalogue, cached with a TTL and refreshed by one caller at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+
+from gateway.errors import GatewayError
+from gateway.upstream.client import UpstreamClient
+
+log = structlog.get_logger(__name__)
+
+# Ids OpenRouter resolves itself (routers, ~latest aliases): never rejected as unknown.
+_PASS_THROUGH_PREFIXES = ("openrouter/", "~")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """USD per token."""
+
+    prompt: float
+    completion: float
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueSnapshot:
+    models: Mapping[str, Mapping[str, Any]]
+    openai_list: bytes
+    fetched_at: float
+
+    def get(self, model_id: str) -> Mapping[str, Any] | None:
+        return self.models.get(model_id) or self.models.get(model_id.split(":", 1)[0])
+
+    def knows(self, model_id: str) -> bool:
+        return model_id.startswith(_PASS_THROUGH_PREFIXES) or self.get(model_id) is not None
+
+    def price(self, model_id: str) -> ModelPrice | None:
+        model = self.get(model_id)
+        if model is None:
+            return None
+        pricing = model.get("pricing") or {}
+        try:
+            return ModelPrice(float(pricing.get("prompt") or 0), float(pricing.get("completion") or 0))
+        except (TypeError, ValueError):
+            return None
+
+    def max_output_tokens(self, model_id: str) -> int | None:
+        model = self.get(model_id)
+        top = (model or {}).get("top_provider") or {}
+        value = top.get("max_completion_tokens") or (model or {}).get("context_length")
+        return int(value) if value else None
+
+
+def to_openai_model(model: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI's model object shape, keeping OpenRouter's extra fields (pricing, context length, modalities)."""
+    converted = dict(model)
+    converted["object"] = "model"
+    converted["created"] = int(model.get("created") or 0)
+    converted["owned_by"] = str(model.get("id", "")).split("/", 1)[0] or "openrouter"
+    return converted
+
+
+class ModelCatalogue:
+    """Serves the last good snapshot; refreshes after `ttl_s`, with one upstream fetch at a time."""
+
+    def __init__(self, upstream: UpstreamClient, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._upstream = upstream
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._snapshot: CatalogueSnapshot | None = None
+        self._refreshing: asyncio.Task[CatalogueSnapshot | None] | None = None
+
+    @property
+    def snapshot(self) -> CatalogueSnapshot | None:
+        """What is known now, without waiting (None until the first successful fetch)."""
+        return self._snapshot
+
+    async def current(self) -> CatalogueSnapshot | None:
+        """A fresh-enough snapshot; a stale one is served while a single background refresh runs."""
+        snapshot = self._snapshot
+        if snapshot is not None and self._clock() - snapshot.fetched_at < self._ttl_s:
+            return snapshot
+        task = self._refreshing
+        if task is None or task.done():
+            task = self._refreshing = asyncio.ensure_future(self._fetch())
+        if snapshot is not None:
+            return snapshot
+        return await asyncio.shield(task)
+
+    async def _fetch(self) -> CatalogueSnapshot | None:
+        try:
+            payload = await self._upstream.get_json("/models", params={"output_modalities": "all"})
+        except GatewayError as exc:
+            log.warning("catalogue_fetch_failed", error=exc.message)
+            return self._snapshot
+        items = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(items, list):
+            log.warning("catalogue_fetch_failed", error="no data list in /models")
+            return self._snapshot
+        models = {str(item["id"]): item for item in items if isinstance(item, dict) and "id" in item}
+        listing = orjson.dumps({"object": "list", "data": [to_openai_model(m) for m in models.values()]})
+        self._snapshot = CatalogueSnapshot(models=models, openai_list=listing, fetched_at=self._clock())
+        return self._snapshot

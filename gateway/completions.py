@@ -1,0 +1,71 @@
+"""Non-streaming chat completions: read OpenRouter's answer, surface errors hidden in 200s, merge n>1 fan-outs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from gateway.errors import GatewayError, UpstreamError
+from gateway.streaming.merge import sum_usage
+from gateway.upstream.errors import translate_error, translate_error_object
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One upstream answer: the exact bytes to relay and what metering needs from them."""
+
+    body: bytes
+    parsed: dict[str, Any]
+    generation_id: str | None
+
+    @property
+    def usage(self) -> Mapping[str, Any] | None:
+        usage = self.parsed.get("usage")
+        return usage if isinstance(usage, dict) else None
+
+
+def read_completion(response: httpx.Response) -> Completion:
+    """Turn an upstream response into a Completion, or raise the GatewayError it really carries."""
+    content = response.content
+    if response.status_code != 200:
+        raise translate_error(response.status_code, content, response.headers)
+    try:
+        parsed = orjson.loads(content)  # orjson tolerates the leading whitespace OpenRouter may send
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError("OpenRouter sent a response that is not valid JSON") from exc
+    if not isinstance(parsed, dict):
+        raise UpstreamError("OpenRouter sent a response that is not a JSON object")
+    if "error" in parsed and not parsed.get("choices"):
+        raise translate_error(200, content, response.headers)
+    _raise_choice_error(parsed)
+    generation_id = response.headers.get("x-generation-id") or parsed.get("id")
+    return Completion(body=content, parsed=parsed, generation_id=generation_id)
+
+
+def _raise_choice_error(parsed: Mapping[str, Any]) -> None:
+    """A provider that failed after partial output reports it in the choice; the answer is incomplete."""
+    for choice in parsed.get("choices") or ():
+        if isinstance(choice, dict) and choice.get("finish_reason") == "error":
+            error = choice.get("error") if isinstance(choice.get("error"), dict) else {}
+            status = error.get("code") if isinstance(error.get("code"), int) else 502
+            raise translate_error_object(status if status >= 500 else 502, error or {"message": "Provider failed"}, {})
+
+
+def merge_completions(parts: Sequence[Completion]) -> dict[str, Any]:
+    """n>1 fan-out: one response whose choices are indexed 0..n-1 and whose usage and cost are summed."""
+    if not parts:
+        raise GatewayError("No completions to merge")
+    merged = dict(parts[0].parsed)
+    choices: list[Any] = []
+    for index, part in enumerate(parts):
+        for choice in part.parsed.get("choices") or ():
+            choices.append({**choice, "index": index})
+    merged["choices"] = choices
+    usages = [part.usage for part in parts if part.usage is not None]
+    if usages:
+        merged["usage"] = sum_usage(usages)
+    return merged

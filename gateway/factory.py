@@ -1,0 +1,15 @@
+"""Entry point for uvicorn workers: settings and logging from the environment, then the app."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from gateway.app import create_app
+from gateway.log import configure_logging
+from gateway.settings import Settings
+
+
+def app_from_env() -> Starlette:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

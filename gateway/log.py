@@ -1,0 +1,61 @@
+"""structlog JSON logging with a redaction processor, so no token or key can reach a log line."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import orjson
+import structlog
+
+REDACTED = "[redacted]"
+_SECRET_KEYS = frozenset({"authorization", "api_key", "apikey", "token", "jwt", "secret", "password", "key"})
+_SECRET_PATTERNS = re.compile(
+    r"(?:Bearer\s+\S+)|(?:sk-or-[A-Za-z0-9_\-]+)|(?:eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)"
+)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        if "Bearer" in value or "sk-or-" in value or "eyJ" in value:
+            return _SECRET_PATTERNS.sub(REDACTED, value)
+        return value
+    if isinstance(value, dict):
+        return {k: REDACTED if str(k).lower() in _SECRET_KEYS else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Drop values under secret-looking keys and mask bearer tokens, OpenRouter keys and JWTs anywhere."""
+    for key in list(event_dict):
+        if key.lower() in _SECRET_KEYS:
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
+
+
+def _dumps(obj: Any, **_: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
+def configure_logging(level: str = "info") -> None:
+    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            structlog.processors.JSONRenderer(serializer=_dumps),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,105 @@
+"""Pure ASGI middleware: request id, body size limit, the one top-level error handler, the access log line."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import GatewayError, PayloadTooLargeError
+
+log = structlog.get_logger("gateway.access")
+
+_SANE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
+LOG_FIELDS_KEY = "gateway.log"  # scope key: handlers add fields for the access line here
+
+
+def _request_id(scope: Scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id" and _SANE_REQUEST_ID.match(value):
+            return value
+    return uuid.uuid4().hex.encode()
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: bool = True) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started_at = time.perf_counter()
+        request_id = _request_id(scope)
+        fields: dict[str, Any] = {}
+        scope[LOG_FIELDS_KEY] = fields
+        scope["gateway.request_id"] = request_id.decode()
+        status = 0
+        response_started = False
+        limit = self.max_body_bytes
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLargeError(f"Request body exceeds the limit of {limit} bytes")
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id)]
+            await send(message)
+
+        try:
+            declared = _content_length(scope)
+            if declared is not None and declared > limit:
+                raise PayloadTooLargeError(f"Request body exceeds the limit of {limit} bytes")
+            await self.app(scope, limited_receive, send_with_id)
+        except GatewayError as exc:
+            if response_started:
+                raise
+            fields.setdefault("error_type", exc.type)
+            await send_error(send_with_id, exc)
+        except Exception:  # the one top-level handler: anything unexpected becomes a 500 envelope
+            log.exception("unhandled_error", request_id=request_id.decode(), path=scope["path"])
+            if response_started:
+                raise
+            await send_error(send_with_id, GatewayError("Internal gateway error", code="internal_error"))
+        finally:
+            if self.access_log:
+                log.info(
+                    "request",
+                    request_id=request_id.decode(),
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started_at) * 1000, 3),
+                    **fields,
+                )
+
+
+async def send_error(send: Send, error: GatewayError) -> None:
+    body = error.body()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
