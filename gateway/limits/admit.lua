@@ -1,0 +1,104 @@
+-- Admission: every rate limit, concurrency cap and budget reservation in one atomic step.
+-- Nothing is written unless everything passes.
+-- KEYS: 1 org rpm TAT, 2 org tpm TAT, 3 subject rpm TAT, 4 subject tpm TAT, 5 reservations hash,
+--       6 reservation expiry zset, 7 reserved total, 8 subject in-flight zset, 9 spend by day,
+--       10 spend by month, 11 org override hash
+-- ARGV: 1 request id, 2 org rpm, 3 org tpm, 4 org max concurrent, 5 subject rpm, 6 subject tpm,
+--       7 subject max concurrent, 8 daily budget nano, 9 monthly budget nano ('' = none for 2..9),
+--       10 tokens, 11 reserve nano, 12 reservation ttl ms
+-- Returns: allowed, reason, retry_after_ms, then requests limit/remaining/reset_ms and the tokens
+--          trio ('' when not limited); all as strings because Redis truncates Lua numbers to integers.
+
+local CONCURRENCY_RETRY_MS = 1000
+local id = ARGV[1]
+local now_ms = server_now_ms()
+
+purge_expired(KEYS[5], KEYS[6], KEYS[7], now_ms)
+redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', fmt(now_ms))
+
+local ov = redis.call('HMGET', KEYS[11], 'rpm', 'tpm', 'max_concurrent', 'daily_nano', 'monthly_nano')
+local org_rpm = num(ov[1]) or num(ARGV[2])
+local org_tpm = num(ov[2]) or num(ARGV[3])
+local org_conc = num(ov[3]) or num(ARGV[4])
+local daily = num(ov[4]) or num(ARGV[8])
+local monthly = num(ov[5]) or num(ARGV[9])
+local sub_rpm, sub_tpm, sub_conc = num(ARGV[5]), num(ARGV[6]), num(ARGV[7])
+local tokens = tonumber(ARGV[10])
+local reserve = tonumber(ARGV[11])
+local ttl_ms = tonumber(ARGV[12])
+
+local reason, retry = 'ok', 0
+local function fail(r, wait)
+  if reason == 'ok' or wait > retry then reason, retry = r, wait end
+end
+
+-- Each limit: {key, limit, cost, reason, header kind}; `checked` keeps what the writes and headers need.
+local limits = {
+  {KEYS[1], org_rpm, 1, 'org_rpm', 'req'},
+  {KEYS[2], org_tpm, tokens, 'org_tpm', 'tok'},
+  {KEYS[3], sub_rpm, 1, 'subject_rpm', 'req'},
+  {KEYS[4], sub_tpm, tokens, 'subject_tpm', 'tok'},
+}
+local checked = {}
+for _, l in ipairs(limits) do
+  if l[2] ~= nil then
+    local current = num(redis.call('GET', l[1]))
+    local ok, tat, wait = gcra_check(current, now_ms, l[2], l[3])
+    if not ok then fail(l[4], wait) end
+    checked[#checked + 1] = {key = l[1], limit = l[2], kind = l[5], current = current or now_ms, tat = tat}
+  end
+end
+
+if org_conc ~= nil and redis.call('ZCARD', KEYS[6]) >= org_conc then fail('org_concurrency', CONCURRENCY_RETRY_MS) end
+if sub_conc ~= nil and redis.call('ZCARD', KEYS[8]) >= sub_conc then
+  fail('subject_concurrency', CONCURRENCY_RETRY_MS)
+end
+
+-- Budgets beat rate limits as the reason: the client must not retry before the period resets.
+local day_key, month_key, day_reset, month_reset = periods_at(now_ms)
+local held = (num(redis.call('GET', KEYS[7])) or 0) + reserve
+local budget_reason, budget_wait = nil, 0
+if daily ~= nil and (num(redis.call('HGET', KEYS[9], day_key)) or 0) + held > daily then
+  budget_reason, budget_wait = 'daily_budget', day_reset * 1000
+end
+if monthly ~= nil and (num(redis.call('HGET', KEYS[10], month_key)) or 0) + held > monthly then
+  budget_reason, budget_wait = 'monthly_budget', month_reset * 1000
+end
+if budget_reason ~= nil then
+  if budget_wait > retry then retry = budget_wait end
+  reason = budget_reason
+end
+
+local allowed = reason == 'ok'
+-- A request id already in flight was admitted before (a retried call): admit it again, consume nothing.
+if redis.call('HEXISTS', KEYS[5], id) == 1 then
+  allowed, reason, retry = true, 'ok', 0
+elseif allowed then
+  for _, c in ipairs(checked) do
+    store_tat(c.key, c.tat, now_ms)
+    c.current = c.tat
+  end
+  local org_t = org_tpm and (PERIOD_MS / org_tpm) or 0
+  local sub_t = sub_tpm and (PERIOD_MS / sub_tpm) or 0
+  local expires = now_ms + ttl_ms
+  redis.call('HSET', KEYS[5], id, int(reserve) .. '|' .. int(tokens) .. '|' .. fmt(org_t) .. '|' .. fmt(sub_t))
+  redis.call('ZADD', KEYS[6], fmt(expires), id)
+  redis.call('ZADD', KEYS[8], fmt(expires), id)
+  if reserve ~= 0 then redis.call('INCRBY', KEYS[7], int(reserve)) end
+end
+
+-- Headers describe the state after this call (consumed only if admitted), tighter of org and subject.
+local function trio(kind)
+  local best = nil
+  for _, c in ipairs(checked) do
+    if c.kind == kind then
+      local rem = gcra_remaining(c.current, now_ms, c.limit)
+      if best == nil or rem < best[2] then best = {c.limit, rem, math.max(c.current - now_ms, 0)} end
+    end
+  end
+  if best == nil then return '', '', '' end
+  return int(best[1]), int(best[2]), fmt(best[3])
+end
+local rl, rr, rs = trio('req')
+local tl, tr, ts = trio('tok')
+return {allowed and '1' or '0', reason, fmt(retry), rl, rr, rs, tl, tr, ts}

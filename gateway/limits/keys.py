@@ -1,0 +1,82 @@
+"""Redis key layout. Every key of one org carries the hash tag `{org}`, so one script touches one cluster slot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "gw"
+# The only key outside an org's slot: the index of orgs with overrides, written beside (not inside) scripts.
+ORGS_INDEX = f"{PREFIX}:orgs"
+
+
+@dataclass(frozen=True)
+class OrgKeys:
+    """Keys of one org (and, via `subject`, of one of its subjects)."""
+
+    org: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{PREFIX}:{{{self.org}}}:{suffix}"
+
+    @property
+    def rpm(self) -> str:  # GCRA TAT, ms as a float string, expires when fully replenished
+        return self._key("rpm")
+
+    @property
+    def tpm(self) -> str:
+        return self._key("tpm")
+
+    @property
+    def reservations(self) -> str:  # hash request id → "reserve_nano|tokens|org_tpm_T|subject_tpm_T"
+        return self._key("res")
+
+    @property
+    def reservation_expiry(self) -> str:  # zset request id → expiry ms; its size is the org's in-flight count
+        return self._key("res:exp")
+
+    @property
+    def reserved(self) -> str:  # integer nano-dollars held by live reservations
+        return self._key("reserved")
+
+    @property
+    def spend_by_day(self) -> str:  # hash YYYY-MM-DD → nano
+        return self._key("spend:day")
+
+    @property
+    def spend_by_month(self) -> str:  # hash YYYY-MM → nano
+        return self._key("spend:month")
+
+    @property
+    def spend_by_model(self) -> str:  # hash "YYYY-MM|model" → nano
+        return self._key("spend:model")
+
+    @property
+    def alerts(self) -> str:  # hash "daily:YYYY-MM-DD:80" → 1, once per threshold per period
+        return self._key("alerts")
+
+    @property
+    def override(self) -> str:  # hash rpm, tpm, max_concurrent, daily_nano, monthly_nano (only set fields)
+        return self._key("override")
+
+    def settled(self, request_id: str) -> str:  # idempotency marker of one settlement
+        return self._key(f"settled:{request_id}")
+
+    def subject(self, subject: str) -> SubjectKeys:
+        return SubjectKeys(self._key(f"sub:{subject}"))
+
+
+@dataclass(frozen=True)
+class SubjectKeys:
+    base: str
+
+    @property
+    def rpm(self) -> str:
+        return f"{self.base}:rpm"
+
+    @property
+    def tpm(self) -> str:
+        return f"{self.base}:tpm"
+
+    @property
+    def inflight(self) -> str:  # zset request id → expiry ms
+        return f"{self.base}:inflight"

@@ -1,0 +1,9 @@
+-- Release: the request failed; free its reservation and concurrency slot, refund its tpm estimate.
+-- KEYS: 1 reservations hash, 2 reservation expiry zset, 3 reserved total, 4 subject in-flight zset,
+--       5 org tpm TAT, 6 subject tpm TAT
+-- ARGV: 1 request id
+-- Returns 1 when a live reservation was released, 0 otherwise (already settled, released or expired).
+
+local now_ms = server_now_ms()
+local live = finish_reservation(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], 0, now_ms)
+return live and 1 or 0

@@ -1,0 +1,164 @@
+"""Value types of the limits stage: what is asked, what is answered, what is recorded.
+
+Money crosses the Redis boundary as integer nano-dollars (see `to_nano`), so reservations and spend add up
+exactly: a float sum such as 20 × 0.05 can land a hair above 1.0 and wrongly reject the last request that fits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+NANO_PER_USD = 1_000_000_000
+
+Reason = Literal[
+    "ok",
+    "org_rpm",
+    "org_tpm",
+    "org_concurrency",
+    "subject_rpm",
+    "subject_tpm",
+    "subject_concurrency",
+    "daily_budget",
+    "monthly_budget",
+]
+Period = Literal["daily", "monthly"]
+
+BUDGET_REASONS: frozenset[str] = frozenset({"daily_budget", "monthly_budget"})
+ALERT_THRESHOLDS: tuple[int, ...] = (50, 80, 100)
+
+
+def to_nano(usd: float) -> int:
+    """Dollars to integer nano-dollars, rounded to nearest (OpenRouter bills well above 1e-9 USD granularity)."""
+    return round(usd * NANO_PER_USD)
+
+
+def from_nano(nano: int | float) -> float:
+    return nano / NANO_PER_USD
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Per-minute limits; None means unlimited. `tpm` counts prompt estimate + reserved completion tokens."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrent: int | None = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """USD budgets per UTC calendar day and month; None means no budget for that period."""
+
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class AdmissionRequest:
+    """One request asking to start.
+
+    `org_limits` and `budget` are the policy defaults; an admin override stored for the org replaces them
+    field by field (a field absent from the override keeps the default). `subject_limits` are never overridden.
+    `tokens` is consumed from the tpm limits now and corrected to the actual count at settlement.
+    `reserve_usd` is the worst-case cost held against both budgets until settle/release, or until
+    `reservation_ttl_s` passes (a crashed replica leaks nothing). A zero reservation is admitted unless spend
+    already exceeds a budget, so free models keep working until the org is over budget.
+    """
+
+    request_id: str
+    org: str
+    subject: str
+    org_limits: RateLimits
+    subject_limits: RateLimits
+    budget: Budget
+    tokens: int
+    reserve_usd: float
+    reservation_ttl_s: float = 900
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The verdict and what the client is told about its limits.
+
+    `requests_*` / `tokens_*` describe the tighter of the org and subject limits (fewer remaining), None when
+    neither is limited. `*_reset_s` is the time until that limit is fully replenished. On rejection,
+    `retry_after_s` is when every failing check would pass (for budgets: seconds until the UTC period resets).
+    A request whose `tokens` exceed a tpm limit can never pass; its retry_after is what GCRA computes.
+    """
+
+    allowed: bool
+    reason: Reason
+    retry_after_s: float = 0.0
+    requests_limit: int | None = None
+    requests_remaining: int | None = None
+    requests_reset_s: float | None = None
+    tokens_limit: int | None = None
+    tokens_remaining: int | None = None
+    tokens_reset_s: float | None = None
+
+    @property
+    def budget_exhausted(self) -> bool:
+        return self.reason in BUDGET_REASONS
+
+    def headers(self) -> dict[str, str]:
+        """OpenAI-style `x-ratelimit-*` headers (resets as seconds with an `s` suffix) and `retry-after`."""
+        out: dict[str, str] = {}
+        trios = (
+            ("requests", self.requests_limit, self.requests_remaining, self.requests_reset_s),
+            ("tokens", self.tokens_limit, self.tokens_remaining, self.tokens_reset_s),
+        )
+        for kind, limit, remaining, reset in trios:
+            if limit is None or remaining is None or reset is None:
+                continue
+            out[f"x-ratelimit-limit-{kind}"] = str(limit)
+            out[f"x-ratelimit-remaining-{kind}"] = str(remaining)
+            out[f"x-ratelimit-reset-{kind}"] = f"{reset:.3f}s"
+        if not self.allowed:
+            # Retry-After is whole seconds by RFC 9110; round up so a client never retries too early.
+            out["retry-after"] = str(max(1, math.ceil(self.retry_after_s)))
+        return out
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The actual outcome of an admitted request. `budget` is the policy default (overrides win), used for alerts."""
+
+    request_id: str
+    org: str
+    subject: str
+    model: str
+    cost_usd: float
+    tokens: int
+    budget: Budget = field(default_factory=Budget)
+
+
+@dataclass(frozen=True)
+class BudgetAlert:
+    """A budget threshold (percent) newly crossed in a period; reported once per threshold per period."""
+
+    org: str
+    period: Period
+    period_key: str
+    threshold: int
+    spent_usd: float
+    budget_usd: float
+
+
+@dataclass(frozen=True)
+class SpendSummary:
+    """Spend of one org: today's and this month's (UTC), outstanding reservations, and breakdowns.
+
+    `by_model` covers the current UTC month; `by_day` every recorded day (YYYY-MM-DD).
+    """
+
+    org: str
+    day: str
+    month: str
+    daily_usd: float
+    monthly_usd: float
+    reserved_usd: float
+    reservations: int
+    by_model: dict[str, float]
+    by_day: dict[str, float]
