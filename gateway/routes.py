@@ -9,7 +9,7 @@ from starlette.responses import Response
 from gateway.auth.authenticator import Authenticator
 from gateway.catalogue import ModelCatalogue, to_openai_model
 from gateway.errors import NotFoundError, ServiceUnavailableError
-from gateway.upstream.client import UpstreamClient
+from gateway.store import Store
 
 
 def _json(payload: object, status: int = 200) -> Response:
@@ -41,16 +41,17 @@ class ModelRoutes:
 
 
 class HealthRoutes:
-    def __init__(self, upstream: UpstreamClient, catalogue: ModelCatalogue) -> None:
-        self._upstream = upstream
+    def __init__(self, catalogue: ModelCatalogue, store: Store) -> None:
         self._catalogue = catalogue
+        self._store = store
 
     async def healthz(self, request: Request) -> Response:
         return _json({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        """Ready when the upstream catalogue has been reached (Redis joins this check with the limits stage)."""
+        """Ready when the upstream catalogue was reached and the store answers (or fails open, degraded)."""
         snapshot = await self._catalogue.current()
-        checks = {"upstream": "ok" if snapshot is not None else "unreachable"}
-        ready = all(value == "ok" for value in checks.values())
+        checks = {"upstream": "ok" if snapshot is not None else "unreachable", **await self._store.health()}
+        store_ok = checks["store"] in ("ok", "memory") or checks.get("store_fail_mode") == "open"
+        ready = checks["upstream"] == "ok" and store_ok
         return _json({"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503)

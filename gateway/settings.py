@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,6 +30,15 @@ class Settings(BaseSettings):
 
     # Shared state
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "GATEWAY_REDIS_URL"))
+    redis_max_connections: int = 200
+    store_fail_mode: Literal["closed", "open"] = "closed"
+    spool_dir: str = "var/spool"
+    spool_replay_interval_s: float = 5.0
+
+    # Budgets
+    reservation_ttl_s: float = 900.0
+    budget_alert_webhook_url: str | None = None
+    shutdown_drain_s: float = 10.0
 
     # Identity
     jwt_secret: SecretStr | None = None

@@ -1,0 +1,106 @@
+"""The limits stage: one atomic admission per request (rate limits + budget reservation), then settle or release."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import structlog
+
+from gateway.alerts import AlertNotifier
+from gateway.auth.principal import Principal
+from gateway.errors import BudgetExceededError, GatewayError, RateLimitError
+from gateway.estimate import CostEstimate
+from gateway.limits.backend import LimiterBackend
+from gateway.limits.types import Admission, AdmissionRequest, Budget, RateLimits, Settlement
+from gateway.policy.compiler import OrgSettings
+
+log = structlog.get_logger(__name__)
+
+_REASON_TEXT = {
+    "org_rpm": "requests per minute for your organization",
+    "org_tpm": "tokens per minute for your organization",
+    "org_concurrency": "concurrent requests for your organization",
+    "subject_rpm": "requests per minute for your user",
+    "subject_tpm": "tokens per minute for your user",
+    "subject_concurrency": "concurrent requests for your user",
+}
+
+
+@dataclass(slots=True)
+class Ticket:
+    """An admitted request's reservation; exactly one of settle/release ends it."""
+
+    call_id: str
+    org: str
+    subject: str
+    estimate: CostEstimate
+    copies: int
+    budget: Budget
+    admission: Admission
+    finished: bool = field(default=False)
+
+    def rate_headers(self) -> dict[str, str]:
+        return self.admission.headers()
+
+
+class Limiter:
+    def __init__(self, backend: LimiterBackend, notifier: AlertNotifier, *, reservation_ttl_s: float) -> None:
+        self._backend = backend
+        self._notifier = notifier
+        self._reservation_ttl_s = reservation_ttl_s
+
+    @property
+    def backend(self) -> LimiterBackend:
+        return self._backend
+
+    async def admit(self, principal: Principal, org: OrgSettings, estimate: CostEstimate, copies: int) -> Ticket:
+        """Reserve `copies` × the worst case (n>1 fans out) or raise 429 with the headers that explain it."""
+        budget = Budget(daily_usd=org.daily_budget_usd, monthly_usd=org.monthly_budget_usd)
+        request = AdmissionRequest(
+            request_id=uuid.uuid4().hex,  # never the client's x-request-id: a reused id must not bypass limits
+            org=principal.org,
+            subject=principal.subject,
+            org_limits=RateLimits(rpm=org.rpm, tpm=org.tpm, max_concurrent=org.max_concurrent),
+            subject_limits=RateLimits(),
+            budget=budget,
+            tokens=estimate.tokens * copies,
+            reserve_usd=estimate.worst_case_usd * copies,
+            reservation_ttl_s=self._reservation_ttl_s,
+        )
+        admission = await self._backend.admit(request)
+        if not admission.allowed:
+            headers = admission.headers()
+            if admission.budget_exhausted:
+                period = "daily" if admission.reason == "daily_budget" else "monthly"
+                raise BudgetExceededError(
+                    f"Your organization's {period} budget is exhausted; it resets in "
+                    f"{headers.get('retry-after', '?')} seconds.", headers=headers,
+                )
+            raise RateLimitError(f"Rate limit reached for {_REASON_TEXT.get(admission.reason, admission.reason)}.",
+                                 headers=headers)
+        return Ticket(request.request_id, principal.org, principal.subject, estimate, copies, budget, admission)
+
+    async def settle(self, ticket: Ticket, *, model: str, cost_usd: float, tokens: int) -> None:
+        """Replace the reservation by the actual cost; never raises into the request path."""
+        if ticket.finished:
+            return
+        ticket.finished = True
+        settlement = Settlement(ticket.call_id, ticket.org, ticket.subject, model, cost_usd, tokens, ticket.budget)
+        try:
+            alerts = await self._backend.settle(settlement)
+        except GatewayError as exc:
+            log.error("settle_failed", call_id=ticket.call_id, org=ticket.org, error=exc.message)
+            return
+        if alerts:
+            await self._notifier.notify(alerts)
+
+    async def release(self, ticket: Ticket) -> None:
+        """The call failed before anything was billed: free the reservation."""
+        if ticket.finished:
+            return
+        ticket.finished = True
+        try:
+            await self._backend.release(ticket.call_id, ticket.org, ticket.subject)
+        except GatewayError as exc:
+            log.warning("release_failed", call_id=ticket.call_id, org=ticket.org, error=exc.message)

@@ -1,0 +1,83 @@
+"""Cheap upper-bound estimates of a request's tokens and cost, for reservations before the real usage is known."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.catalogue import CatalogueSnapshot, ModelPrice
+
+# ~4 characters per token for English text in common tokenizers; rounding up keeps it an upper-ish bound.
+CHARS_PER_TOKEN = 4
+# Vision models bill an image in the high hundreds to low thousands of tokens; reserve the high end.
+IMAGE_PART_TOKENS = 1500
+MESSAGE_OVERHEAD_TOKENS = 4
+
+
+def _text_tokens(text: str) -> int:
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+def _part_tokens(part: Mapping[str, Any]) -> int:
+    kind = part.get("type")
+    if kind == "text":
+        return _text_tokens(str(part.get("text") or ""))
+    if kind in ("image_url", "input_image", "file", "input_audio", "video_url"):
+        return IMAGE_PART_TOKENS
+    return _text_tokens(str(part))
+
+
+def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
+    """Text length / 4 per message plus a flat allowance per media part; tools count by their JSON size."""
+    total = 0
+    for message in body.get("messages") or ():
+        if not isinstance(message, Mapping):
+            continue
+        total += MESSAGE_OVERHEAD_TOKENS
+        content = message.get("content")
+        if isinstance(content, str):
+            total += _text_tokens(content)
+        elif isinstance(content, Sequence):
+            total += sum(_part_tokens(part) for part in content if isinstance(part, Mapping))
+        if message.get("tool_calls"):
+            total += _text_tokens(str(message["tool_calls"]))
+    if body.get("tools"):
+        total += _text_tokens(str(body["tools"]))
+    return total
+
+
+def requested_max_tokens(body: Mapping[str, Any]) -> int | None:
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = body.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CostEstimate:
+    prompt_tokens: int
+    completion_tokens: int
+    price: ModelPrice
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def worst_case_usd(self) -> float:
+        return self.prompt_tokens * self.price.prompt + self.completion_tokens * self.price.completion
+
+    def cost_of(self, completion_chars: int) -> float:
+        """What a cut-short answer of `completion_chars` characters probably cost."""
+        completion_tokens = -(-completion_chars // CHARS_PER_TOKEN)
+        return self.prompt_tokens * self.price.prompt + completion_tokens * self.price.completion
+
+
+def route_price(snapshot: CatalogueSnapshot | None, models: Sequence[str]) -> ModelPrice:
+    """The dearest price among the route's models: any of them may end up answering."""
+    prices = [p for p in (snapshot.price(m) for m in models) if p is not None] if snapshot else []
+    if not prices:
+        return ModelPrice(0.0, 0.0)
+    return ModelPrice(max(p.prompt for p in prices), max(p.completion for p in prices))

@@ -1,0 +1,89 @@
+"""Shared state: Redis when configured (multi-replica safe), else the in-process store with the same semantics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis.asyncio as aioredis
+import structlog
+
+from gateway.errors import GatewayError
+from gateway.limits.backend import LimiterBackend
+from gateway.limits.memory_backend import MemoryLimiterBackend
+from gateway.limits.redis_backend import RedisLimiterBackend
+from gateway.limits.resilient import ResilientLimiter
+from gateway.limits.spool import SettlementSpool
+from gateway.limits.types import BudgetAlert
+from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def connect_redis(url: str, max_connections: int) -> aioredis.Redis:
+    """A blocking pool: under a burst, requests wait for a connection instead of failing."""
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=5)
+    return aioredis.Redis(connection_pool=pool)
+
+
+@dataclass
+class Store:
+    backend: LimiterBackend
+    redis: aioredis.Redis | None
+    resilient: ResilientLimiter | None
+    owns_redis: bool
+
+    @property
+    def kind(self) -> str:
+        return "redis" if self.redis is not None else "memory"
+
+    async def health(self) -> dict[str, str]:
+        if self.resilient is None:
+            return {"store": "memory"}
+        ok = await self.resilient.ping()
+        return {"store": "ok" if ok else "down", "store_fail_mode": self.resilient.fail_mode}
+
+    async def replay_spool(self) -> list[BudgetAlert]:
+        if self.resilient is None or not self.resilient.spool_pending:
+            return []
+        report = await self.resilient.replay_spool()
+        if report.replayed:
+            log.info("spool_replayed", settlements=report.replayed, skipped=report.skipped)
+        return report.alerts
+
+    async def aclose(self) -> None:
+        if self.redis is not None and self.owns_redis:
+            with contextlib.suppress(Exception):
+                await self.redis.aclose()
+
+
+def open_store(settings: Settings, redis: aioredis.Redis | None = None) -> Store:
+    if redis is None and settings.redis_url is None:
+        return Store(MemoryLimiterBackend(), None, None, owns_redis=False)
+    owns = redis is None
+    client = redis if redis is not None else connect_redis(str(settings.redis_url), settings.redis_max_connections)
+    # One spool file per process: workers never append to or claim each other's file.
+    spool = SettlementSpool(Path(settings.spool_dir) / f"settlements-{os.getpid()}.jsonl")
+    resilient = ResilientLimiter(
+        RedisLimiterBackend(client), MemoryLimiterBackend(), spool, fail_mode=settings.store_fail_mode
+    )
+    return Store(resilient, client, resilient, owns_redis=owns)
+
+
+async def replay_forever(
+    store: Store, interval_s: float, deliver: Callable[[Sequence[BudgetAlert]], Awaitable[None]]
+) -> None:
+    """Replay spooled settlements whenever Redis is back; `deliver` gets the alerts they raise."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            alerts = await store.replay_spool()
+        except GatewayError as exc:  # Redis still away: the batch stays on disk for the next round
+            log.warning("spool_replay_failed", error=exc.message)
+            continue
+        if alerts:
+            await deliver(alerts)
