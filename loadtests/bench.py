@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +30,11 @@ from gateway.auth.tokens import mint_token
 
 BENCH_SECRET = "bench-secret-for-local-load-tests-only-0123456789"
 SIM_KEY = "sk-or-v1-bench"
+# Limits and a budget are on (admission does its full work) but set far above what a bench run can reach.
+BENCH_POLICY = """
+orgs:
+  bench: {rpm: 100000000, tpm: 1000000000000, daily_budget_usd: 1000000, monthly_budget_usd: 1000000}
+"""
 
 
 @dataclass
@@ -161,10 +167,19 @@ def main() -> None:
     parser.add_argument("--inter-token-ms", type=float, default=0.0)
     parser.add_argument("--sim-url", help="use a running simulator (…/api/v1) instead of starting one")
     parser.add_argument("--gateway-url", help="use a running gateway (…/v1) instead of starting one")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
+                        help="shared store for the gateway (default $REDIS_URL; unset = in-process store)")
     args = parser.parse_args()
     uvloop.install()
 
-    env = {**os.environ, "GATEWAY_JWT_SECRET": BENCH_SECRET, "GATEWAY_ACCESS_LOG": "false"}
+    policy = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)  # noqa: SIM115 - lives for the run
+    policy.write(BENCH_POLICY)
+    policy.close()
+    env = {**os.environ, "GATEWAY_JWT_SECRET": BENCH_SECRET, "GATEWAY_ACCESS_LOG": "false",
+           "GATEWAY_POLICY_FILE": policy.name}
+    env.pop("REDIS_URL", None)
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
     sim_port, gateway_port = _free_port(), _free_port()
     sim_url = args.sim_url or f"http://127.0.0.1:{sim_port}/api/v1"
     gateway_url = args.gateway_url or f"http://127.0.0.1:{gateway_port}/v1"

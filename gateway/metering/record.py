@@ -1,0 +1,203 @@
+"""One ledger record per call: what was asked, what was routed and served, what it used and cost.
+
+Records hold no request headers at all, so a token or key has no way in; tags are parsed out of one header's
+value before the record is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from gateway.metering.tags import parse_tags
+
+_INT64 = 2**63
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """UTC ISO 8601 with millisecond precision and a `Z`, the form every record's `timestamp` has."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def canonical_messages(messages: object) -> bytes:
+    """Key-sorted compact JSON: the same conversation hashes the same whatever order its keys arrived in."""
+    return orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
+
+
+def prompt_hash(messages: object) -> str:
+    return hashlib.sha256(canonical_messages(messages)).hexdigest()
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return int(value)
+
+
+def _float(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value)
+
+
+def _optional_float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _optional_int(value: object) -> int | None:
+    # Out-of-range integers (a seed of 2**70 is valid JSON) would make the record unserialisable.
+    if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
+        return value
+    return None
+
+
+def _detail(usage: Mapping[str, Any], group: str, name: str) -> int:
+    details = usage.get(group)
+    return _int(details.get(name)) if isinstance(details, Mapping) else 0
+
+
+def _stop(value: object) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)] or None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    prompt: int = 0
+    completion: int = 0
+    reasoning: int = 0
+    cached: int = 0
+    cost_usd: float = 0.0
+
+    @classmethod
+    def from_usage(cls, usage: Mapping[str, Any] | None) -> TokenUsage:
+        """Read OpenRouter's `usage` object; missing or malformed figures count as zero."""
+        if not isinstance(usage, Mapping):
+            return cls()
+        return cls(
+            prompt=_int(usage.get("prompt_tokens")),
+            completion=_int(usage.get("completion_tokens")),
+            reasoning=_detail(usage, "completion_tokens_details", "reasoning_tokens"),
+            cached=_detail(usage, "prompt_tokens_details", "cached_tokens"),
+            cost_usd=_float(usage.get("cost")),
+        )
+
+
+@dataclass(slots=True)
+class LedgerRecord:
+    request_id: str
+    timestamp: str
+    org: str
+    subject: str
+    task: str | None
+    model_requested: str
+    model_routed: str
+    model_served: str | None = None
+    provider: str | None = None
+    generation_id: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    n: int = 1
+    stop: list[str] | None = None
+    prompt_sha256: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    retries: int = 0
+    fallbacks: int = 0
+    status: int = 0
+    error_type: str | None = None
+    stream: bool = False
+    cancelled: bool = False
+    cache: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    prompt: str | None = None
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        request_id: str,
+        org: str,
+        subject: str,
+        task: str | None,
+        model_requested: str,
+        model_routed: str,
+        body: Mapping[str, Any],
+        tags_header: str | None = None,
+        capture_prompt: bool = False,
+        now: datetime | None = None,
+    ) -> LedgerRecord:
+        """A record for a call about to go upstream, from the parsed request body (never its headers).
+
+        The prompt text is kept only when `capture_prompt` is set; it is the exact canonical JSON that was hashed,
+        so `sha256(prompt) == prompt_sha256` and a researcher can check one against the other.
+        """
+        canonical = canonical_messages(body.get("messages"))
+        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        return cls(
+            request_id=request_id,
+            timestamp=utc_timestamp(now),
+            org=org,
+            subject=subject,
+            task=task,
+            model_requested=model_requested,
+            model_routed=model_routed,
+            temperature=_optional_float(body.get("temperature")),
+            top_p=_optional_float(body.get("top_p")),
+            max_tokens=_optional_int(max_tokens),
+            seed=_optional_int(body.get("seed")),
+            n=_optional_int(body.get("n")) or 1,
+            stop=_stop(body.get("stop")),
+            prompt_sha256=hashlib.sha256(canonical).hexdigest(),
+            stream=bool(body.get("stream")),
+            tags=parse_tags(body.get("metadata"), tags_header),
+            prompt=canonical.decode() if capture_prompt else None,
+        )
+
+    def add_usage(self, usage: Mapping[str, Any] | None) -> None:
+        """Add one upstream response's usage; called once per choice when n > 1 is fanned out."""
+        figures = TokenUsage.from_usage(usage)
+        self.prompt_tokens += figures.prompt
+        self.completion_tokens += figures.completion
+        self.reasoning_tokens += figures.reasoning
+        self.cached_tokens += figures.cached
+        self.cost_usd = round(self.cost_usd + figures.cost_usd, 10)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LedgerRecord:
+        """Rebuild from `to_json` output; unknown keys (from a newer writer) are ignored."""
+        known = {name: data[name] for name in FIELD_NAMES if name in data}
+        return cls(**known)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> LedgerRecord:
+        return cls.from_dict(orjson.loads(raw))
+
+    def moment(self) -> datetime:
+        return parse_timestamp(self.timestamp)
+
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(LedgerRecord))
