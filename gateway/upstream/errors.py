@@ -76,7 +76,10 @@ def translate_error_object(status: int, error: Mapping[str, Any], headers: Mappi
     if status in (401, 402):
         # The gateway's own OpenRouter key failed: not the client's credentials, so never a client 401.
         reason = "authentication" if status == 401 else "credits"
-        return UpstreamError(f"The gateway's upstream account was refused ({reason}); contact the gateway operator")
+        return UpstreamError(
+            f"The gateway's upstream account was refused ({reason}); contact the gateway operator",
+            code="upstream_account_refused",
+        )
     if status == 403:
         return PermissionDeniedError(message, code=kind or "upstream_forbidden", headers=relayed)
     if status == 429:

@@ -1,0 +1,56 @@
+-- Count one outcome and move the circuit. Returns the state afterwards: closed, open or ignored.
+-- ARGV: ok (1 or 0), window_s, min_requests, failure_rate, cooldown_s
+local key = KEYS[1]
+local ok = ARGV[1] == '1'
+local window = tonumber(ARGV[2])
+local min_requests = tonumber(ARGV[3])
+local failure_rate = tonumber(ARGV[4])
+local cooldown = tonumber(ARGV[5])
+local now = server_now()
+
+local function open()
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'open_until', fmt(now + cooldown))
+  redis.call('PEXPIRE', key, open_ttl_ms(cooldown, window))
+  return 'open'
+end
+
+local open_until = tonumber(redis.call('HGET', key, 'open_until'))
+if open_until then
+  if now < open_until then
+    -- A request that started before the circuit opened: its outcome says nothing new.
+    return 'ignored'
+  end
+  if ok then
+    redis.call('DEL', key)
+    return 'closed'
+  end
+  return open()
+end
+
+local bucket = math.floor(now / (window / BUCKETS))
+local suffix = string.format('%d', bucket)
+redis.call('HINCRBY', key, 'n:' .. suffix, 1)
+if not ok then
+  redis.call('HINCRBY', key, 'f:' .. suffix, 1)
+end
+
+local outcomes, failures = 0, 0
+local fields = redis.call('HGETALL', key)
+for i = 1, #fields, 2 do
+  local name = fields[i]
+  local number = tonumber(string.sub(name, 3))
+  if number and number <= bucket - BUCKETS then
+    redis.call('HDEL', key, name)
+  elseif string.sub(name, 1, 2) == 'n:' then
+    outcomes = outcomes + tonumber(fields[i + 1])
+  elseif string.sub(name, 1, 2) == 'f:' then
+    failures = failures + tonumber(fields[i + 1])
+  end
+end
+
+if outcomes >= min_requests and failures >= failure_rate * outcomes then
+  return open()
+end
+redis.call('PEXPIRE', key, math.ceil(window * 1000))
+return 'closed'

@@ -1,0 +1,81 @@
+"""The breaker store shared by replicas: one Lua script (one round trip) per check and per record.
+
+Each model's circuit is one hash, `gw:breaker:{model}`; the braces make it a Redis Cluster hash tag, so the
+key's slot depends on the model alone. Times come from Redis `TIME`, never from a replica's clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+
+import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+
+from gateway.policy.schema import BreakerPolicy
+from gateway.resilience.breaker import CLOSED, HALF_OPEN, OPEN, BreakerStoreError
+
+KEY_PREFIX = "gw:breaker:"
+
+
+def circuit_key(model: str) -> str:
+    return f"{KEY_PREFIX}{{{model}}}"
+
+
+def _script(name: str) -> str:
+    """A script with the shared prelude prepended (Redis Lua has no `require`)."""
+    package = resources.files("gateway.resilience")
+    return package.joinpath("breaker_common.lua").read_text() + "\n" + package.joinpath(name).read_text()
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    # Every RedisError, not only connection ones: a breaker that cannot be consulted must not fail the request.
+    try:
+        yield
+    except (redis_errors.RedisError, OSError) as exc:
+        raise BreakerStoreError(f"circuit breaker store failed: {exc}") from exc
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisBreakerStore:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+        self._check = redis.register_script(_script("breaker_check.lua"))
+        self._record = redis.register_script(_script("breaker_record.lua"))
+
+    async def check(self, model: str, policy: BreakerPolicy) -> float | None:
+        with _store_errors():
+            wait = await self._check(
+                keys=[circuit_key(model)], args=[policy.cooldown_s, policy.half_open_probes, policy.window_s]
+            )
+        return None if wait is None else float(_text(wait))
+
+    async def record(self, model: str, ok: bool, policy: BreakerPolicy) -> None:
+        args = [1 if ok else 0, policy.window_s, policy.min_requests, policy.failure_rate, policy.cooldown_s]
+        with _store_errors():
+            await self._record(keys=[circuit_key(model)], args=args)
+
+    async def states(self, models: Sequence[str]) -> dict[str, str]:
+        """One pipelined round trip (split per node by a cluster client): server time and every `open_until`."""
+        if not models:
+            return {}
+        with _store_errors():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.time()
+                for model in models:
+                    pipe.hget(circuit_key(model), "open_until")
+                replies = await pipe.execute()
+        seconds, micros = replies[0]
+        now = float(seconds) + float(micros) / 1_000_000
+        return {model: _state(value, now) for model, value in zip(models, replies[1:], strict=True)}
+
+
+def _state(open_until: object, now: float) -> str:
+    if open_until is None:
+        return CLOSED
+    return OPEN if now < float(_text(open_until)) else HALF_OPEN
