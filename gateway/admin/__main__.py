@@ -1,0 +1,5 @@
+import sys
+
+from gateway.admin.cli import main
+
+sys.exit(main())

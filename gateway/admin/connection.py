@@ -1,0 +1,46 @@
+"""Open the admin commands' Redis limiter and turn every way that can fail into a one-line message."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+
+from gateway.limits.redis_backend import RedisLimiterBackend
+
+# An admin command talks to one Redis once; failing within seconds beats hanging on a wrong host.
+CONNECT_TIMEOUT_S = 5.0
+COMMAND_TIMEOUT_S = 15.0
+
+
+class ConnectionSetupError(Exception):
+    """REDIS_URL cannot be used at all (as opposed to Redis being down)."""
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, fit for an error message."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        user = f"{parts.username}:***@" if parts.username else ":***@"
+        return urlunsplit(parts._replace(netloc=user + netloc))
+    except ValueError:
+        return "<unparseable url>"
+
+
+@asynccontextmanager
+async def redis_limiter(url: str) -> AsyncIterator[RedisLimiterBackend]:
+    try:
+        client = aioredis.Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=COMMAND_TIMEOUT_S
+        )
+    except ValueError as exc:
+        raise ConnectionSetupError(f"REDIS_URL {redacted(url)!r} is not a usable Redis URL: {exc}") from exc
+    try:
+        yield RedisLimiterBackend(client)
+    finally:
+        await client.aclose()

@@ -1,0 +1,114 @@
+"""`/admin/orgs/{org}/...`: an org's admins read and change its budgets and limits and read its spend.
+
+Every route authenticates, requires the `admin` role and only serves the caller's own org: there is no
+cross-org role, so an admin of one org can neither read nor change another's. Answers are the same
+documents `gateway budget|limits|usage --json` prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.admin.service import AdminService
+from gateway.admin.updates import budget_update_from_body, limits_update_from_body
+from gateway.admin.views import View
+from gateway.auth.authenticator import Authenticator, require_admin
+from gateway.auth.principal import Principal
+from gateway.errors import InvalidRequestError, PermissionDeniedError
+from gateway.limits.backend import LimiterBackend
+from gateway.policy.store import PolicyStore
+
+Handler = Callable[[Request, str, Principal], Awaitable[View]]
+
+log = structlog.get_logger("gateway.admin")
+
+
+def _json(payload: object) -> Response:
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise InvalidRequestError("The request body is not valid JSON") from None
+
+
+def _since(request: Request) -> date | None:
+    text = request.query_params.get("since")
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise InvalidRequestError(f"'since' must be a date as YYYY-MM-DD, got '{text}'", param="since") from None
+
+
+class AdminRoutes:
+    def __init__(self, authenticator: Authenticator, limiter: LimiterBackend, policies: PolicyStore) -> None:
+        self._auth = authenticator
+        self._service = AdminService(limiter, lambda: policies.current)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/admin/orgs/{org}/budget", self._endpoint(self._get_budget), methods=["GET"]),
+            Route("/admin/orgs/{org}/budget", self._endpoint(self._put_budget), methods=["PUT"]),
+            Route("/admin/orgs/{org}/limits", self._endpoint(self._get_limits), methods=["GET"]),
+            Route("/admin/orgs/{org}/limits", self._endpoint(self._put_limits), methods=["PUT"]),
+            Route("/admin/orgs/{org}/usage", self._endpoint(self._get_usage), methods=["GET"]),
+            Route("/admin/orgs/{org}/reset", self._endpoint(self._post_reset), methods=["POST"]),
+        ]
+
+    def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            org, principal = await self._authorize(request)
+            return _json(await handler(request, org, principal))
+
+        return endpoint
+
+    async def _authorize(self, request: Request) -> tuple[str, Principal]:
+        principal = await self._auth.authenticate(request.headers.get("authorization"))
+        require_admin(principal)
+        org = request.path_params["org"]
+        if org != principal.org:
+            raise PermissionDeniedError(
+                f"Admins of organization '{principal.org}' cannot access organization '{org}'"
+            )
+        return org, principal
+
+    async def _get_budget(self, request: Request, org: str, principal: Principal) -> View:
+        return await self._service.budget(org)
+
+    async def _put_budget(self, request: Request, org: str, principal: Principal) -> View:
+        update = budget_update_from_body(await _json_body(request))
+        view = await self._service.set_budget(org, update)
+        # Who changed money limits, and to what, belongs in the log for audit.
+        log.info("admin.budget_set", org=org, subject=principal.subject, daily_usd=view["daily_usd"]["override"],
+                 monthly_usd=view["monthly_usd"]["override"])
+        return view
+
+    async def _get_limits(self, request: Request, org: str, principal: Principal) -> View:
+        return await self._service.limits(org)
+
+    async def _put_limits(self, request: Request, org: str, principal: Principal) -> View:
+        update = limits_update_from_body(await _json_body(request))
+        view = await self._service.set_limits(org, update)
+        log.info("admin.limits_set", org=org, subject=principal.subject,
+                 **{name: view[name]["override"] for name in ("rpm", "tpm", "max_concurrent")})
+        return view
+
+    async def _get_usage(self, request: Request, org: str, principal: Principal) -> View:
+        return await self._service.usage(org, _since(request))
+
+    async def _post_reset(self, request: Request, org: str, principal: Principal) -> View:
+        view = await self._service.reset(org)
+        log.info("admin.reset", org=org, subject=principal.subject)
+        return view
