@@ -13,6 +13,7 @@ from gateway.errors import BudgetExceededError, GatewayError, RateLimitError
 from gateway.estimate import CostEstimate
 from gateway.limits.backend import LimiterBackend
 from gateway.limits.types import Admission, AdmissionRequest, Budget, RateLimits, Settlement
+from gateway.metrics import Metrics
 from gateway.policy.compiler import OrgSettings
 
 log = structlog.get_logger(__name__)
@@ -45,9 +46,12 @@ class Ticket:
 
 
 class Limiter:
-    def __init__(self, backend: LimiterBackend, notifier: AlertNotifier, *, reservation_ttl_s: float) -> None:
+    def __init__(
+        self, backend: LimiterBackend, notifier: AlertNotifier, metrics: Metrics, *, reservation_ttl_s: float
+    ) -> None:
         self._backend = backend
         self._notifier = notifier
+        self._metrics = metrics
         self._reservation_ttl_s = reservation_ttl_s
 
     @property
@@ -73,10 +77,12 @@ class Limiter:
             headers = admission.headers()
             if admission.budget_exhausted:
                 period = "daily" if admission.reason == "daily_budget" else "monthly"
+                self._metrics.budget_rejected(principal.org, period)
                 raise BudgetExceededError(
                     f"Your organization's {period} budget is exhausted; it resets in "
                     f"{headers.get('retry-after', '?')} seconds.", headers=headers,
                 )
+            self._metrics.rate_limited(principal.org, admission.reason)
             raise RateLimitError(f"Rate limit reached for {_REASON_TEXT.get(admission.reason, admission.reason)}.",
                                  headers=headers)
         return Ticket(request.request_id, principal.org, principal.subject, estimate, copies, budget, admission)

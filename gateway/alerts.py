@@ -9,6 +9,7 @@ import orjson
 import structlog
 
 from gateway.limits.types import BudgetAlert
+from gateway.metrics import Metrics
 
 log = structlog.get_logger("gateway.alerts")
 
@@ -27,8 +28,11 @@ def alert_payload(alert: BudgetAlert) -> dict[str, object]:
 class AlertNotifier:
     """Delivers each alert once; the limiter's settle script already guarantees once per threshold per period."""
 
-    def __init__(self, http: httpx.AsyncClient, webhook_url: str | None, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, webhook_url: str | None, metrics: Metrics, timeout_s: float = 5.0
+    ) -> None:
         self._http = http
+        self._metrics = metrics
         self._url = webhook_url
         self._timeout_s = timeout_s
         self.sent = 0
@@ -37,6 +41,7 @@ class AlertNotifier:
         for alert in alerts:
             payload = alert_payload(alert)
             log.warning("budget_alert", **payload)
+            self._metrics.budget_alert(alert.org, alert.period, str(alert.threshold))
             self.sent += 1
             if self._url is None:
                 continue

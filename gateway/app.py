@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import redis.asyncio as aioredis
@@ -15,43 +16,85 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.admin import AdminRoutes
 from gateway.admission import Limiter
 from gateway.alerts import AlertNotifier
 from gateway.auth.authenticator import Authenticator
 from gateway.background import BackgroundTasks
 from gateway.catalogue import ModelCatalogue
 from gateway.errors import GatewayError, InvalidRequestError, NotFoundError
+from gateway.housekeeping import housekeeping_forever
+from gateway.metering.jsonl_ledger import JsonlLedger
+from gateway.metering.ledger import FanoutLedger, Ledger, MemoryLedger
+from gateway.metering.redis_ledger import RedisStreamLedger
+from gateway.metrics import Metrics
 from gateway.middleware import RequestContextMiddleware
 from gateway.policy.store import PolicyStore
 from gateway.proxy import ChatProxy
+from gateway.resilience.breaker import BreakerStore
+from gateway.resilience.memory_breaker import MemoryBreakerStore
+from gateway.resilience.redis_breaker import RedisBreakerStore
 from gateway.routes import HealthRoutes, ModelRoutes
 from gateway.settings import Settings
-from gateway.store import open_store, replay_forever
-from gateway.upstream.chat import ChatUpstream
+from gateway.settlement import Settler
+from gateway.store import Store, open_store
+from gateway.upstream.chat import ChatUpstream, Resilience
 from gateway.upstream.client import UpstreamClient, build_http_client
 
 
+def build_ledger(settings: Settings, store: Store, metrics: Metrics) -> Ledger:
+    sinks = settings.ledger_sinks or (["redis"] if store.redis is not None else ["memory"])
+    ledgers: list[Ledger] = []
+    for sink in sinks:
+        if sink == "redis" and store.redis is not None:
+            ledgers.append(RedisStreamLedger(store.redis, stream_key=settings.ledger_stream_key,
+                                             maxlen=settings.ledger_maxlen, on_error=metrics.ledger_error))
+        elif sink == "jsonl":
+            ledgers.append(JsonlLedger(Path(settings.ledger_dir), on_error=metrics.ledger_error))
+        elif sink == "memory":
+            ledgers.append(MemoryLedger())
+        else:
+            raise ValueError(f"ledger sink {sink!r} needs REDIS_URL")
+    return ledgers[0] if len(ledgers) == 1 else FanoutLedger(ledgers)
+
+
 def create_app(
-    settings: Settings, *, redis: aioredis.Redis | None = None, http: httpx.AsyncClient | None = None
+    settings: Settings,
+    *,
+    redis: aioredis.Redis | None = None,
+    http: httpx.AsyncClient | None = None,
+    metrics: Metrics | None = None,
 ) -> Starlette:
-    """Build the gateway. `redis` and `http` let tests inject clients; otherwise the app owns its own."""
+    """Build the gateway. `redis`, `http` and `metrics` let tests inject their own; otherwise the app owns them."""
     owns_http = http is None
     http_client = http or build_http_client(settings)
+    metrics = metrics or Metrics.from_environment(org_label=settings.metrics_org_label)
     upstream = UpstreamClient(http_client, settings)
     catalogue = ModelCatalogue(upstream, ttl_s=settings.models_cache_ttl_s)
     authenticator = Authenticator(settings, http=http_client)
     policies = PolicyStore(settings.policy_file)
     store = open_store(settings, redis)
-    notifier = AlertNotifier(http_client, settings.budget_alert_webhook_url)
-    limiter = Limiter(store.backend, notifier, reservation_ttl_s=settings.reservation_ttl_s)
+    notifier = AlertNotifier(http_client, settings.budget_alert_webhook_url, metrics)
+    limiter = Limiter(store.backend, notifier, metrics, reservation_ttl_s=settings.reservation_ttl_s)
     background = BackgroundTasks()
-    proxy = ChatProxy(settings, authenticator, policies, catalogue, limiter, ChatUpstream(upstream), background)
+    ledger = build_ledger(settings, store, metrics)
+    breaker_store: BreakerStore = RedisBreakerStore(store.redis) if store.redis is not None else MemoryBreakerStore()
+    resilience = Resilience(breaker_store)
+    settler = Settler(limiter, ledger, metrics, background)
+    proxy = ChatProxy(settings, authenticator, policies, catalogue, limiter, ChatUpstream(upstream), resilience,
+                      settler)
     models = ModelRoutes(authenticator, catalogue)
     health = HealthRoutes(catalogue, store)
 
+    async def metrics_endpoint(_: Request) -> Response:
+        body, content_type = metrics.render()
+        return Response(body, headers={"content-type": content_type})
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        tasks = [asyncio.ensure_future(replay_forever(store, settings.spool_replay_interval_s, notifier.notify))]
+        tasks = [asyncio.ensure_future(
+            housekeeping_forever(settings.spool_replay_interval_s, store, resilience, metrics, notifier)
+        )]
         if settings.policy_file:
             tasks.append(asyncio.ensure_future(policies.watch()))
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -60,11 +103,12 @@ def create_app(
         try:
             yield
         finally:
-            # In-flight settlements and alerts finish before the clients they need are closed.
+            # In-flight settlements, ledger writes and alerts finish before the clients they need are closed.
             await background.drain(settings.shutdown_drain_s)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await ledger.aclose()
             await authenticator.aclose()
             await store.aclose()
             if owns_http:
@@ -76,6 +120,8 @@ def create_app(
         Route("/v1/models/{model_id:path}", models.get_model, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *AdminRoutes(authenticator, store.backend, policies).routes(),
     ]
     middleware = [
         Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log)
@@ -88,6 +134,8 @@ def create_app(
     )
     app.state.background = background
     app.state.store = store
+    app.state.ledger = ledger
+    app.state.metrics = metrics
     return app
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import httpx
 import uvicorn
 
+from gateway.admin.cli import add_admin_commands
 from gateway.auth.cli import add_mint_arguments, run_mint
 from gateway.policy.cli import add_validate_arguments, run_validate
 from gateway.settings import Settings
@@ -107,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = policy_commands.add_parser("validate", help="check a policy file and report every problem")
     add_validate_arguments(validate)
     validate.set_defaults(handler=run_validate)
+
+    add_admin_commands(commands)
     return parser
 
 

@@ -7,70 +7,69 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
-import structlog
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.admission import Limiter, Ticket
+from gateway.admission import Limiter
 from gateway.auth.authenticator import Authenticator
-from gateway.background import BackgroundTasks
+from gateway.auth.principal import Principal
 from gateway.catalogue import CatalogueSnapshot, ModelCatalogue
-from gateway.completions import merge_completions
+from gateway.completions import Completion, merge_completions
 from gateway.errors import GatewayError, ModelNotFoundError
 from gateway.estimate import CostEstimate, estimate_prompt_tokens, requested_max_tokens, route_price
+from gateway.metering.record import LedgerRecord
 from gateway.middleware import LOG_FIELDS_KEY
 from gateway.policy.compiler import OrgSettings
 from gateway.policy.cost_cap import fit_max_tokens
-from gateway.policy.policy import Route
+from gateway.policy.policy import Policy, Route
 from gateway.policy.store import PolicyStore
+from gateway.resilience.outcome import Outcome, attempts_of
 from gateway.settings import Settings
+from gateway.settlement import Call, Served, Settler
 from gateway.streaming.merge import StreamMerger
 from gateway.streaming.normalizer import ChatStreamNormalizer
-from gateway.streams import relay_fanout, relay_stream
-from gateway.upstream.chat import ChatUpstream
+from gateway.streams import StreamTimeouts, relay_fanout, relay_stream
+from gateway.upstream.chat import ChatUpstream, Payloads, Plan, Resilience
 from gateway.validation import parse_json_object, validate_chat_request
-
-log = structlog.get_logger(__name__)
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-@dataclass(slots=True)
-class Call:
-    """One chat call in flight: its route, its reservation, and the fields of its access line."""
-
-    route: Route
-    ticket: Ticket
-    stream: bool
-    n: int
-    fields: dict[str, Any]
-    started_at: float = field(default_factory=time.perf_counter)
-
-    def response_headers(self) -> dict[str, str]:
-        headers = {"x-gateway-model-requested": self.route.requested, "x-gateway-model-routed": self.route.models[0]}
-        if self.route.task:
-            headers["x-gateway-task"] = self.route.task
-        headers.update(self.ticket.rate_headers())
-        return headers
-
-
-def _sum_usage(usages: Sequence[Mapping[str, Any] | None]) -> tuple[float, int, int]:
-    cost, prompt, completion = 0.0, 0, 0
-    for usage in usages:
-        if usage:
-            cost += float(usage.get("cost") or 0)
-            prompt += int(usage.get("prompt_tokens") or 0)
-            completion += int(usage.get("completion_tokens") or 0)
-    return cost, prompt, completion
-
-
 def _cost_header(cost: float) -> str:
     return f"{cost:.10f}".rstrip("0").rstrip(".") or "0"
+
+
+class _StreamEnd:
+    """Connects a relayed stream's end to settlement: usage from the final chunk, or an estimate if cut short."""
+
+    def __init__(self, call: Call, settler: Settler, estimate: CostEstimate) -> None:
+        self._call = call
+        self._settler = settler
+        self._estimate = estimate
+
+    def first_event(self) -> None:
+        self._call.first_event()
+
+    def done(self, normalizers: Sequence[ChatStreamNormalizer], cancelled: bool) -> None:
+        estimated = sum(
+            self._estimate.cost_of(n.completion_chars) for n in normalizers if n.usage is None and n.completion_chars
+        )
+        errors = [n.error for n in normalizers if n.error is not None]
+        first = normalizers[0]
+        self._call.log_fields["stream_error"] = errors[0].get("code") if errors else None
+        self._settler.finish(
+            self._call,
+            status=200,
+            usages=[n.usage for n in normalizers],
+            served=Served(first.model, first.provider, first.generation_id),
+            error_type=str(errors[0].get("type")) if errors else None,
+            estimated_cost_usd=estimated,
+            cancelled=cancelled,
+        )
 
 
 class ChatProxy:
@@ -82,7 +81,8 @@ class ChatProxy:
         catalogue: ModelCatalogue,
         limiter: Limiter,
         upstream: ChatUpstream,
-        background: BackgroundTasks,
+        resilience: Resilience,
+        settler: Settler,
     ) -> None:
         self._settings = settings
         self._auth = authenticator
@@ -90,7 +90,8 @@ class ChatProxy:
         self._catalogue = catalogue
         self._limiter = limiter
         self._upstream = upstream
-        self._background = background
+        self._resilience = resilience
+        self._settler = settler
 
     async def chat_completions(self, request: Request) -> Response:
         principal = await self._auth.authenticate(request.headers.get("authorization"))
@@ -106,24 +107,41 @@ class ChatProxy:
             )
         org = policy.org_settings(principal.org)
         estimate = self._estimate(body, route, snapshot, org)
-        n = int(body.get("n") or 1)
-        stream = bool(body.get("stream"))
+        call = await self._admit(request, principal, route, body, org, estimate)
+        plan = self._resilience.plan(policy, route)
+        self._shape_body(body, route, policy)
+        n = call.record.n
+        try:
+            if call.record.stream:
+                return await self._stream(Payloads(body), plan, call, estimate, body)
+            return await self._complete(Payloads(body), plan, call, n)
+        except GatewayError as exc:
+            call.note_attempts(attempts_of(exc))
+            self._settler.finish(call, status=exc.status, error_type=exc.type)
+            raise
+
+    async def _admit(
+        self, request: Request, principal: Principal, route: Route, body: dict[str, Any], org: OrgSettings,
+        estimate: CostEstimate,
+    ) -> Call:
+        record = LedgerRecord.start(
+            request_id=str(request.scope.get("gateway.request_id", uuid.uuid4().hex)),
+            org=principal.org, subject=principal.subject, task=route.task, model_requested=route.requested,
+            model_routed=route.models[0], body=body, tags_header=request.headers.get("x-gateway-tags"),
+            capture_prompt=self._settings.ledger_capture_prompts,
+        )
         fields: dict[str, Any] = request.scope.get(LOG_FIELDS_KEY, {})
         fields.update(org=principal.org, subject=principal.subject, model_requested=route.requested,
-                      model_routed=route.models[0], task=route.task, stream=stream, n=n)
-        ticket = await self._limiter.admit(principal, org, estimate, n)
-        call = Call(route=route, ticket=ticket, stream=stream, n=n, fields=fields)
-        if n > 1:
+                      model_routed=route.models[0], task=route.task, stream=record.stream, n=record.n)
+        ticket = await self._limiter.admit(principal, org, estimate, record.n)
+        return Call(route=route, ticket=ticket, record=record, log_fields=fields)
+
+    @staticmethod
+    def _shape_body(body: dict[str, Any], route: Route, policy: Policy) -> None:
+        if body.get("n", 1) != 1:
             body.pop("n")  # OpenRouter ignores n: the gateway fans out n single-choice calls instead
-        payload = orjson.dumps(body)
-        try:
-            if stream:
-                include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-                return await self._stream(payload, call, include_usage)
-            return await self._complete(payload, call)
-        except GatewayError:
-            self._background.spawn(self._limiter.release(ticket))
-            raise
+        if policy.document.upstream_fallbacks == "native" and len(route.models) > 1 and "models" not in body:
+            body["models"] = list(route.models[1:])  # let OpenRouter walk the fallbacks itself
 
     def _estimate(
         self, body: dict[str, Any], route: Route, snapshot: CatalogueSnapshot | None, org: OrgSettings
@@ -144,62 +162,57 @@ class ChatProxy:
                 completion = fitted
         return CostEstimate(prompt_tokens=prompt_tokens, completion_tokens=completion, price=price)
 
-    async def _complete(self, payload: bytes, call: Call) -> Response:
-        if call.n == 1:
-            completion = await self._upstream.complete(payload)
-            parts = [completion]
-            body = completion.body
+    async def _complete(self, payloads: Payloads, plan: Plan, call: Call, n: int) -> Response:
+        call.upstream_started_at = time.perf_counter()
+        if n == 1:
+            outcomes: list[Outcome[Completion]] = [await self._upstream.complete(payloads, plan)]
         else:
-            parts = await self._upstream.complete_many(payload, call.n)
-            body = orjson.dumps(merge_completions(parts))
-        cost, prompt, completion_tokens = _sum_usage([p.usage for p in parts])
-        served = parts[0].parsed.get("model")
-        self._finish(call, cost, prompt + completion_tokens, served, parts[0].parsed.get("provider"),
-                     prompt=prompt, completion=completion_tokens)
+            results = await self._upstream.complete_many(payloads, plan, n)
+            outcomes = [r for r in results if isinstance(r, Outcome)]
+            failure = next((r for r in results if isinstance(r, GatewayError)), None)
+            if failure is not None:
+                # What the successful choices cost is billed even though the request as a whole failed.
+                call.note_attempts(a for o in outcomes for a in o.attempts)
+                self._settler.finish(call, status=failure.status, error_type=failure.type,
+                                     usages=[o.value.usage for o in outcomes])
+                raise failure
+        parts = [outcome.value for outcome in outcomes]
+        call.note_attempts(a for o in outcomes for a in o.attempts)
+        first = parts[0]
+        self._settler.finish(call, status=200, usages=[p.usage for p in parts], served=Served(
+            first.parsed.get("model"), first.parsed.get("provider"), first.generation_id))
         headers = call.response_headers()
-        headers["x-gateway-cost-usd"] = _cost_header(cost)
-        if parts[0].generation_id:
-            headers["x-generation-id"] = parts[0].generation_id
+        headers["x-gateway-cost-usd"] = _cost_header(call.record.cost_usd)
+        headers["x-gateway-model-served"] = str(first.parsed.get("model") or call.route.models[0])
+        if first.generation_id:
+            headers["x-generation-id"] = first.generation_id
+        body = first.body if n == 1 else orjson.dumps(merge_completions(parts))
         return Response(body, media_type="application/json", headers=headers)
 
-    async def _stream(self, payload: bytes, call: Call, include_usage: bool) -> Response:
+    async def _stream(
+        self, payloads: Payloads, plan: Plan, call: Call, estimate: CostEstimate, body: dict[str, Any]
+    ) -> Response:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        timeouts = StreamTimeouts(self._policies.current.document.timeouts.idle_s, plan.deadline_s)
+        observer = _StreamEnd(call, self._settler, estimate)
         headers = {**call.response_headers(), **_SSE_HEADERS}
-        if call.n == 1:
-            response = await self._upstream.open_stream(payload)
-            if generation_id := response.headers.get("x-generation-id"):
+        call.upstream_started_at = time.perf_counter()
+        if call.record.n == 1:
+            outcome = await self._upstream.open_stream(payloads, plan)
+            call.note_attempts(outcome.attempts)
+            headers["x-gateway-model-served"] = outcome.model_used
+            if generation_id := outcome.value.headers.get("x-generation-id"):
                 headers["x-generation-id"] = generation_id
             normalizer = ChatStreamNormalizer(include_usage=include_usage)
-            body = relay_stream(response, normalizer, lambda ns, cancelled: self._stream_done(call, ns, cancelled))
-            return StreamingResponse(body, media_type="text/event-stream", headers=headers)
-        responses = await self._upstream.open_streams(payload, call.n)
+            stream = relay_stream(outcome.value, normalizer, timeouts, observer)
+            return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+        outcomes = await self._upstream.open_streams(payloads, plan, call.record.n)
+        call.note_attempts(a for o in outcomes for a in o.attempts)
         shared_id = f"chatcmpl-{uuid.uuid4().hex}"
         normalizers = [
             ChatStreamNormalizer(include_usage=False, choice_index=i, response_id=shared_id, emit_terminal=False)
-            for i in range(call.n)
+            for i in range(call.record.n)
         ]
         merger = StreamMerger(include_usage=include_usage)
-        body = relay_fanout(responses, normalizers, merger, lambda ns, c: self._stream_done(call, ns, c))
-        return StreamingResponse(body, media_type="text/event-stream", headers=headers)
-
-    def _stream_done(self, call: Call, normalizers: Sequence[ChatStreamNormalizer], cancelled: bool) -> None:
-        """Settle what the stream really cost; a choice cut short without usage is billed from its streamed text."""
-        cost, prompt, completion = _sum_usage([n.usage for n in normalizers])
-        estimate = call.ticket.estimate
-        for normalizer in normalizers:
-            if normalizer.usage is None and normalizer.completion_chars:
-                cost += estimate.cost_of(normalizer.completion_chars)
-        errors = [n.error for n in normalizers if n.error is not None]
-        call.fields.update(cancelled=cancelled, stream_error=errors[0].get("code") if errors else None)
-        first = normalizers[0]
-        self._finish(call, cost, prompt + completion, first.model, first.provider, prompt=prompt, completion=completion)
-
-    def _finish(
-        self, call: Call, cost: float, tokens: int, served: Any, provider: Any, *, prompt: int, completion: int
-    ) -> None:
-        call.fields.update(model_served=served, provider=provider, prompt_tokens=prompt, completion_tokens=completion,
-                           cost_usd=round(cost, 10))
-        model = str(served or call.route.models[0])
-        if cost > 0 or tokens > 0:
-            self._background.spawn(self._limiter.settle(call.ticket, model=model, cost_usd=cost, tokens=tokens))
-        else:
-            self._background.spawn(self._limiter.release(call.ticket))
+        stream = relay_fanout([o.value for o in outcomes], normalizers, merger, timeouts, observer)
+        return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

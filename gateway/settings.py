@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     jwt_cache_size: int = 10_000
     jwt_cache_max_age_s: float = 60.0
 
+    # Metering
+    ledger_sinks: list[Literal["memory", "redis", "jsonl"]] | None = None  # None: redis with REDIS_URL, else memory
+    ledger_dir: str = "var/ledger"
+    ledger_stream_key: str = "gw:ledger"
+    ledger_maxlen: int = 1_000_000
+    ledger_capture_prompts: bool = False
+    metrics_org_label: bool = True
+
     # Policy
     policy_file: str | None = None
 

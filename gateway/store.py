@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis.asyncio as aioredis
 import structlog
 
-from gateway.errors import GatewayError
 from gateway.limits.backend import LimiterBackend
 from gateway.limits.memory_backend import MemoryLimiterBackend
 from gateway.limits.redis_backend import RedisLimiterBackend
@@ -72,18 +69,3 @@ def open_store(settings: Settings, redis: aioredis.Redis | None = None) -> Store
         RedisLimiterBackend(client), MemoryLimiterBackend(), spool, fail_mode=settings.store_fail_mode
     )
     return Store(resilient, client, resilient, owns_redis=owns)
-
-
-async def replay_forever(
-    store: Store, interval_s: float, deliver: Callable[[Sequence[BudgetAlert]], Awaitable[None]]
-) -> None:
-    """Replay spooled settlements whenever Redis is back; `deliver` gets the alerts they raise."""
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            alerts = await store.replay_spool()
-        except GatewayError as exc:  # Redis still away: the batch stays on disk for the next round
-            log.warning("spool_replay_failed", error=exc.message)
-            continue
-        if alerts:
-            await deliver(alerts)

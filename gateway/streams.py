@@ -3,62 +3,104 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
 
 import httpx
 
 from gateway.streaming.merge import StreamMerger
 from gateway.streaming.normalizer import ChatStreamNormalizer
 
-StreamDone = Callable[[Sequence[ChatStreamNormalizer], bool], None]
-"""Called once when a stream ends, however it ends: (normalizers, cancelled_by_client)."""
+
+class StreamObserver(Protocol):
+    def first_event(self) -> None:
+        """The first bytes went to the client."""
+
+    def done(self, normalizers: Sequence[ChatStreamNormalizer], cancelled: bool) -> None:
+        """Called once when the stream ends, however it ends (cancelled = the client left)."""
 
 
+class StreamTimeouts:
+    """Idle gap allowed between upstream chunks, and the wall-clock end of the whole request."""
 
-def _read_failure(normalizer: ChatStreamNormalizer, exc: httpx.HTTPError) -> bytes:
-    if isinstance(exc, httpx.TimeoutException):
-        return normalizer.abort("The upstream stream stalled past the idle timeout", code="upstream_timeout")
+    def __init__(self, idle_s: float, deadline_s: float | None) -> None:
+        self.idle_s = idle_s
+        self.ends_at = time.monotonic() + deadline_s if deadline_s is not None else None
+
+    def next_wait(self) -> float:
+        if self.ends_at is None:
+            return self.idle_s
+        return max(0.0, min(self.idle_s, self.ends_at - time.monotonic()))
+
+
+class _Stalled(Exception):
+    """The upstream sent nothing within the idle timeout (or the request's deadline passed)."""
+
+
+async def _chunks(response: httpx.Response, timeouts: StreamTimeouts) -> AsyncIterator[bytes]:
+    """Upstream bytes, each read bounded by the idle timeout (never the time spent writing to the client)."""
+    iterator = response.aiter_bytes().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(timeouts.next_wait()):
+                data = await iterator.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise _Stalled from exc
+        yield data
+
+
+def _read_failure(normalizer: ChatStreamNormalizer, exc: Exception) -> bytes:
+    if isinstance(exc, _Stalled | httpx.TimeoutException):
+        return normalizer.abort("The upstream stream stalled past the gateway's timeout", code="upstream_timeout")
     return normalizer.abort("The upstream connection closed mid-stream", code="upstream_stream_truncated")
 
 
 async def relay_stream(
-    response: httpx.Response, normalizer: ChatStreamNormalizer, on_done: StreamDone
+    response: httpx.Response, normalizer: ChatStreamNormalizer, timeouts: StreamTimeouts, observer: StreamObserver
 ) -> AsyncIterator[bytes]:
     """Yield client bytes as upstream bytes arrive; closing the generator (client gone) closes upstream at once."""
     cancelled = True
+    first = True
     try:
         try:
-            async for data in response.aiter_bytes():
+            async for data in _chunks(response, timeouts):
                 out = normalizer.feed(data)
                 if out:
+                    if first:
+                        observer.first_event()
+                        first = False
                     yield out
                 if normalizer.done:
                     break
             tail = normalizer.finish()
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, _Stalled) as exc:
             tail = _read_failure(normalizer, exc)
         if tail:
             yield tail
         cancelled = False
     finally:
         await response.aclose()
-        on_done((normalizer,), cancelled)
+        observer.done((normalizer,), cancelled)
 
 
 async def _pump(
     index: int,
     response: httpx.Response,
     normalizer: ChatStreamNormalizer,
+    timeouts: StreamTimeouts,
     queue: asyncio.Queue[tuple[int, bytes] | None],
 ) -> None:
     try:
-        async for data in response.aiter_bytes():
+        async for data in _chunks(response, timeouts):
             out = normalizer.feed(data)
             if out:
                 queue.put_nowait((index, out))
             if normalizer.done or normalizer.error is not None:
                 break
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, _Stalled) as exc:
         queue.put_nowait((index, _read_failure(normalizer, exc)))
     finally:
         await response.aclose()
@@ -69,12 +111,13 @@ async def relay_fanout(
     responses: Sequence[httpx.Response],
     normalizers: Sequence[ChatStreamNormalizer],
     merger: StreamMerger,
-    on_done: StreamDone,
+    timeouts: StreamTimeouts,
+    observer: StreamObserver,
 ) -> AsyncIterator[bytes]:
     """n upstream streams, one per choice, interleaved as chunks arrive; one usage chunk and one [DONE] at the end."""
     queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
     pumps = [
-        asyncio.ensure_future(_pump(i, r, n, queue))
+        asyncio.ensure_future(_pump(i, r, n, timeouts, queue))
         for i, (r, n) in enumerate(zip(responses, normalizers, strict=True))
     ]
     # SDK stream accumulators append choices in arrival order: hold other choices until choice 0 has begun.
@@ -91,6 +134,8 @@ async def relay_fanout(
             if held is not None and index != 0 and normalizers[0].error is None and not normalizers[0].done:
                 held.append(out)
                 continue
+            if held is not None:
+                observer.first_event()
             yield out
             if any(n.error is not None for n in normalizers):
                 break  # the error event is final: stop every other choice
@@ -108,4 +153,4 @@ async def relay_fanout(
         await asyncio.gather(*pumps, return_exceptions=True)
         for response in responses:
             await response.aclose()
-        on_done(normalizers, cancelled)
+        observer.done(normalizers, cancelled)

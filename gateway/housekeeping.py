@@ -1,0 +1,39 @@
+"""Periodic work of one process: replay spooled settlements, refresh the gauges that describe shared state."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from gateway.alerts import AlertNotifier
+from gateway.errors import GatewayError
+from gateway.metrics import Metrics
+from gateway.store import Store
+from gateway.upstream.chat import Resilience
+
+log = structlog.get_logger(__name__)
+
+
+async def housekeeping_once(store: Store, resilience: Resilience, metrics: Metrics, notifier: AlertNotifier) -> None:
+    if store.resilient is not None:
+        metrics.store_degraded(not store.resilient.healthy)
+    try:
+        alerts = await store.replay_spool()
+    except GatewayError as exc:  # Redis still away: the batch stays on disk for the next round
+        log.warning("spool_replay_failed", error=exc.message)
+        alerts = []
+    if alerts:
+        await notifier.notify(alerts)
+    if resilience.breaker is not None:
+        for model, state in (await resilience.breaker.states()).items():
+            if state != "unknown":
+                metrics.circuit_state(model, state)
+
+
+async def housekeeping_forever(
+    interval_s: float, store: Store, resilience: Resilience, metrics: Metrics, notifier: AlertNotifier
+) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        await housekeeping_once(store, resilience, metrics, notifier)
