@@ -31,7 +31,9 @@ from gateway.metrics import Metrics
 from gateway.middleware import RequestContextMiddleware
 from gateway.policy.store import PolicyStore
 from gateway.proxy import ChatProxy
+from gateway.reconcile import GenerationReconciler
 from gateway.resilience.breaker import BreakerStore
+from gateway.resilience.local_breaker import LocalBreakerCache
 from gateway.resilience.memory_breaker import MemoryBreakerStore
 from gateway.resilience.redis_breaker import RedisBreakerStore
 from gateway.routes import HealthRoutes, ModelRoutes
@@ -39,7 +41,7 @@ from gateway.settings import Settings
 from gateway.settlement import Settler
 from gateway.store import Store, open_store
 from gateway.upstream.chat import ChatUpstream, Resilience
-from gateway.upstream.client import UpstreamClient, build_http_client
+from gateway.upstream.client import UpstreamClient, build_http_client, build_transport
 
 
 def build_ledger(settings: Settings, store: Store, metrics: Metrics) -> Ledger:
@@ -67,9 +69,11 @@ def create_app(
 ) -> Starlette:
     """Build the gateway. `redis`, `http` and `metrics` let tests inject their own; otherwise the app owns them."""
     owns_http = http is None
-    http_client = http or build_http_client(settings)
+    transport = build_transport(settings)
+    http_client = http or build_http_client(settings, transport)
     metrics = metrics or Metrics.from_environment(org_label=settings.metrics_org_label)
-    upstream = UpstreamClient(http_client, settings)
+    upstream = (UpstreamClient.on_client(http, settings) if http is not None
+                else UpstreamClient.on_transport(transport, settings))
     catalogue = ModelCatalogue(upstream, ttl_s=settings.models_cache_ttl_s)
     authenticator = Authenticator(settings, http=http_client)
     policies = PolicyStore(settings.policy_file)
@@ -78,9 +82,12 @@ def create_app(
     limiter = Limiter(store.backend, notifier, metrics, reservation_ttl_s=settings.reservation_ttl_s)
     background = BackgroundTasks()
     ledger = build_ledger(settings, store, metrics)
-    breaker_store: BreakerStore = RedisBreakerStore(store.redis) if store.redis is not None else MemoryBreakerStore()
+    breaker_store: BreakerStore = (
+        LocalBreakerCache(RedisBreakerStore(store.redis)) if store.redis is not None else MemoryBreakerStore()
+    )
     resilience = Resilience(breaker_store)
-    settler = Settler(limiter, ledger, metrics, background)
+    reconciler = GenerationReconciler(upstream, timeout_s=settings.reconcile_timeout_s)
+    settler = Settler(limiter, ledger, metrics, background, reconciler)
     proxy = ChatProxy(settings, authenticator, policies, catalogue, limiter, ChatUpstream(upstream), resilience,
                       settler)
     models = ModelRoutes(authenticator, catalogue)
@@ -103,7 +110,9 @@ def create_app(
         try:
             yield
         finally:
-            # In-flight settlements, ledger writes and alerts finish before the clients they need are closed.
+            # In-flight settlements, ledger writes and alerts finish before the clients they need are closed;
+            # reconciliations stop polling and settle with their estimate rather than outlast the drain.
+            reconciler.close()
             await background.drain(settings.shutdown_drain_s)
             for task in tasks:
                 task.cancel()
@@ -113,6 +122,7 @@ def create_app(
             await store.aclose()
             if owns_http:
                 await http_client.aclose()
+            await transport.aclose()
 
     routes = [
         Route("/v1/chat/completions", proxy.chat_completions, methods=["POST"]),

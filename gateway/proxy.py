@@ -32,7 +32,7 @@ from gateway.settings import Settings
 from gateway.settlement import Call, Served, Settler
 from gateway.streaming.merge import StreamMerger
 from gateway.streaming.normalizer import ChatStreamNormalizer
-from gateway.streams import StreamTimeouts, relay_fanout, relay_stream
+from gateway.streams import StreamDeadline, relay_fanout, relay_stream
 from gateway.upstream.chat import ChatUpstream, Payloads, Plan, Resilience
 from gateway.validation import parse_json_object, validate_chat_request
 
@@ -193,7 +193,7 @@ class ChatProxy:
         self, payloads: Payloads, plan: Plan, call: Call, estimate: CostEstimate, body: dict[str, Any]
     ) -> Response:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        timeouts = StreamTimeouts(self._policies.current.document.timeouts.idle_s, plan.deadline_s)
+        deadline = StreamDeadline(plan.deadline_s)
         observer = _StreamEnd(call, self._settler, estimate)
         headers = {**call.response_headers(), **_SSE_HEADERS}
         call.upstream_started_at = time.perf_counter()
@@ -204,7 +204,7 @@ class ChatProxy:
             if generation_id := outcome.value.headers.get("x-generation-id"):
                 headers["x-generation-id"] = generation_id
             normalizer = ChatStreamNormalizer(include_usage=include_usage)
-            stream = relay_stream(outcome.value, normalizer, timeouts, observer)
+            stream = relay_stream(outcome.value, normalizer, deadline, observer)
             return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
         outcomes = await self._upstream.open_streams(payloads, plan, call.record.n)
         call.note_attempts(a for o in outcomes for a in o.attempts)
@@ -214,5 +214,5 @@ class ChatProxy:
             for i in range(call.record.n)
         ]
         merger = StreamMerger(include_usage=include_usage)
-        stream = relay_fanout([o.value for o in outcomes], normalizers, merger, timeouts, observer)
+        stream = relay_fanout([o.value for o in outcomes], normalizers, merger, deadline, observer)
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

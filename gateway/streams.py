@@ -21,34 +21,24 @@ class StreamObserver(Protocol):
         """Called once when the stream ends, however it ends (cancelled = the client left)."""
 
 
-class StreamTimeouts:
-    """Idle gap allowed between upstream chunks, and the wall-clock end of the whole request."""
+class StreamDeadline:
+    """The wall-clock end of the whole request; the idle gap between chunks is the transport's read timeout."""
 
-    def __init__(self, idle_s: float, deadline_s: float | None) -> None:
-        self.idle_s = idle_s
+    def __init__(self, deadline_s: float | None) -> None:
         self.ends_at = time.monotonic() + deadline_s if deadline_s is not None else None
 
-    def next_wait(self) -> float:
-        if self.ends_at is None:
-            return self.idle_s
-        return max(0.0, min(self.idle_s, self.ends_at - time.monotonic()))
+    def passed(self) -> bool:
+        return self.ends_at is not None and time.monotonic() > self.ends_at
 
 
 class _Stalled(Exception):
-    """The upstream sent nothing within the idle timeout (or the request's deadline passed)."""
+    """The request's deadline passed while the stream was still running."""
 
 
-async def _chunks(response: httpx.Response, timeouts: StreamTimeouts) -> AsyncIterator[bytes]:
-    """Upstream bytes, each read bounded by the idle timeout (never the time spent writing to the client)."""
-    iterator = response.aiter_bytes().__aiter__()
-    while True:
-        try:
-            async with asyncio.timeout(timeouts.next_wait()):
-                data = await iterator.__anext__()
-        except StopAsyncIteration:
-            return
-        except TimeoutError as exc:
-            raise _Stalled from exc
+async def _chunks(response: httpx.Response, deadline: StreamDeadline) -> AsyncIterator[bytes]:
+    async for data in response.aiter_bytes():
+        if deadline.passed():
+            raise _Stalled
         yield data
 
 
@@ -59,14 +49,14 @@ def _read_failure(normalizer: ChatStreamNormalizer, exc: Exception) -> bytes:
 
 
 async def relay_stream(
-    response: httpx.Response, normalizer: ChatStreamNormalizer, timeouts: StreamTimeouts, observer: StreamObserver
+    response: httpx.Response, normalizer: ChatStreamNormalizer, deadline: StreamDeadline, observer: StreamObserver
 ) -> AsyncIterator[bytes]:
     """Yield client bytes as upstream bytes arrive; closing the generator (client gone) closes upstream at once."""
     cancelled = True
     first = True
     try:
         try:
-            async for data in _chunks(response, timeouts):
+            async for data in _chunks(response, deadline):
                 out = normalizer.feed(data)
                 if out:
                     if first:
@@ -90,11 +80,11 @@ async def _pump(
     index: int,
     response: httpx.Response,
     normalizer: ChatStreamNormalizer,
-    timeouts: StreamTimeouts,
+    deadline: StreamDeadline,
     queue: asyncio.Queue[tuple[int, bytes] | None],
 ) -> None:
     try:
-        async for data in _chunks(response, timeouts):
+        async for data in _chunks(response, deadline):
             out = normalizer.feed(data)
             if out:
                 queue.put_nowait((index, out))
@@ -111,13 +101,13 @@ async def relay_fanout(
     responses: Sequence[httpx.Response],
     normalizers: Sequence[ChatStreamNormalizer],
     merger: StreamMerger,
-    timeouts: StreamTimeouts,
+    deadline: StreamDeadline,
     observer: StreamObserver,
 ) -> AsyncIterator[bytes]:
     """n upstream streams, one per choice, interleaved as chunks arrive; one usage chunk and one [DONE] at the end."""
     queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
     pumps = [
-        asyncio.ensure_future(_pump(i, r, n, timeouts, queue))
+        asyncio.ensure_future(_pump(i, r, n, deadline, queue))
         for i, (r, n) in enumerate(zip(responses, normalizers, strict=True))
     ]
     # SDK stream accumulators append choices in arrival order: hold other choices until choice 0 has begun.

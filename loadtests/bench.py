@@ -130,7 +130,7 @@ def _row(name: str, r: Result) -> str:
             f"{ttft} {r.errors:6d}")
 
 
-async def run_all(args: argparse.Namespace, sim_url: str, gateway_url: str) -> None:
+async def run_all(args: argparse.Namespace, sim_url: str, gateway_url: str, passthrough_url: str | None) -> None:
     token = mint_token(BENCH_SECRET, org="bench", subject="bench", ttl_s=3600)
     messages = [{"role": "user", "content": "Say something short about load tests."}]
     plain = orjson.dumps({"model": args.model, "messages": messages, "max_tokens": args.max_tokens})
@@ -142,18 +142,24 @@ async def run_all(args: argparse.Namespace, sim_url: str, gateway_url: str) -> N
           f"sim ttft={args.ttft_ms}ms inter-token={args.inter_token_ms}ms, gateway workers={args.workers}")
     print(f"{'cell':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ttft50':>8} {'ttft99':>8} {'errors':>6}")
     for label, body, stream in (("json", plain, False), ("stream", streamed, True)):
-        direct = await drive(f"{sim_url}/chat/completions", direct_headers, body, stream=stream,
-                             concurrency=args.concurrency, duration=args.duration)
-        via = await drive(f"{gateway_url}/chat/completions", gateway_headers, body, stream=stream,
-                          concurrency=args.concurrency, duration=args.duration)
-        print(_row(f"{label} direct", direct))
-        print(_row(f"{label} gateway", via))
-        ratio = via.rps / direct.rps if direct.rps else float("nan")
-        added = _pct(via.latencies, 0.5) - _pct(direct.latencies, 0.5)
-        line = f"{label} ratio: throughput {ratio:.2%} of direct, p50 added {added:.2f} ms"
-        if stream:
-            line += f", ttft p50 added {_pct(via.ttfts, 0.5) - _pct(direct.ttfts, 0.5):.2f} ms"
-        print(line)
+        cells = {"direct": (f"{sim_url}/chat/completions", direct_headers)}
+        if passthrough_url:
+            cells["passthrough"] = (f"{passthrough_url}/chat/completions", direct_headers)
+        cells["gateway"] = (f"{gateway_url}/chat/completions", gateway_headers)
+        results = {}
+        for name, (url, headers) in cells.items():
+            results[name] = await drive(url, headers, body, stream=stream, concurrency=args.concurrency,
+                                        duration=args.duration)
+            print(_row(f"{label} {name}", results[name]), flush=True)
+        via = results["gateway"]
+        for base_name in [name for name in results if name != "gateway"]:
+            base = results[base_name]
+            ratio = via.rps / base.rps if base.rps else float("nan")
+            added = _pct(via.latencies, 0.5) - _pct(base.latencies, 0.5)
+            line = f"{label} gateway vs {base_name}: throughput {ratio:.1%}, p50 added {added:.2f} ms"
+            if stream:
+                line += f", ttft p50 added {_pct(via.ttfts, 0.5) - _pct(base.ttfts, 0.5):.2f} ms"
+            print(line)
 
 
 def main() -> None:
@@ -167,6 +173,8 @@ def main() -> None:
     parser.add_argument("--inter-token-ms", type=float, default=0.0)
     parser.add_argument("--sim-url", help="use a running simulator (…/api/v1) instead of starting one")
     parser.add_argument("--gateway-url", help="use a running gateway (…/v1) instead of starting one")
+    parser.add_argument("--no-passthrough", action="store_true",
+                        help="skip the bare Starlette+aiohttp passthrough yardstick")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
                         help="shared store for the gateway (default $REDIS_URL; unset = in-process store)")
     args = parser.parse_args()
@@ -188,9 +196,15 @@ def main() -> None:
                "--ttft-ms", str(args.ttft_ms), "--inter-token-ms", str(args.inter_token_ms)]
     gateway_cmd = [sys.executable, "-m", "gateway", "serve", "--port", str(gateway_port),
                    "--workers", str(args.workers)]
+    passthrough_port = _free_port()
+    passthrough_url = None if args.no_passthrough else f"http://127.0.0.1:{passthrough_port}/v1"
+    passthrough_cmd = [sys.executable, "-m", "uvicorn", "loadtests.passthrough:app", "--port", str(passthrough_port),
+                       "--workers", str(args.workers), "--loop", "uvloop", "--http", "httptools",
+                       "--log-level", "warning", "--no-access-log"]
     with _maybe(not args.sim_url, sim_cmd, env, f"{sim_url}/models"), \
-            _maybe(not args.gateway_url, gateway_cmd, env, f"{gateway_url.removesuffix('/v1')}/healthz"):
-        asyncio.run(run_all(args, sim_url, gateway_url))
+            _maybe(not args.gateway_url, gateway_cmd, env, f"{gateway_url.removesuffix('/v1')}/healthz"), \
+            _maybe(passthrough_url is not None, passthrough_cmd, env, f"http://127.0.0.1:{passthrough_port}/healthz"):
+        asyncio.run(run_all(args, sim_url, gateway_url, passthrough_url))
 
 
 @contextmanager

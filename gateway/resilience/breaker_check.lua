@@ -1,4 +1,5 @@
--- May a request go to this model now? nil = yes (taking a half-open probe slot if needed), else seconds to wait.
+-- May a request go to this model now? false = yes, circuit closed; 'probe' = yes, as a half-open probe (a slot was
+-- taken); else the seconds to wait.
 -- ARGV: cooldown_s, half_open_probes, window_s
 local key = KEYS[1]
 local cooldown = tonumber(ARGV[1])
@@ -29,4 +30,4 @@ else
   return fmt(probe_until - now)
 end
 redis.call('PEXPIRE', key, open_ttl_ms(cooldown, window))
-return false
+return 'probe'

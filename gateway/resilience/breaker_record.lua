@@ -1,11 +1,14 @@
--- Count one outcome and move the circuit. Returns the state afterwards: closed, open or ignored.
--- ARGV: ok (1 or 0), window_s, min_requests, failure_rate, cooldown_s
+-- Count outcomes and move the circuit. Returns the state afterwards: closed, open or ignored.
+-- ARGV: successes, failures, window_s, min_requests, failure_rate, cooldown_s
+-- (a replica batches the successes it saw while the circuit was closed; failures are sent at once)
 local key = KEYS[1]
-local ok = ARGV[1] == '1'
-local window = tonumber(ARGV[2])
-local min_requests = tonumber(ARGV[3])
-local failure_rate = tonumber(ARGV[4])
-local cooldown = tonumber(ARGV[5])
+local successes = tonumber(ARGV[1])
+local failures_now = tonumber(ARGV[2])
+local ok = failures_now == 0
+local window = tonumber(ARGV[3])
+local min_requests = tonumber(ARGV[4])
+local failure_rate = tonumber(ARGV[5])
+local cooldown = tonumber(ARGV[6])
 local now = server_now()
 
 local function open()
@@ -30,9 +33,9 @@ end
 
 local bucket = math.floor(now / (window / BUCKETS))
 local suffix = string.format('%d', bucket)
-redis.call('HINCRBY', key, 'n:' .. suffix, 1)
+redis.call('HINCRBY', key, 'n:' .. suffix, successes + failures_now)
 if not ok then
-  redis.call('HINCRBY', key, 'f:' .. suffix, 1)
+  redis.call('HINCRBY', key, 'f:' .. suffix, failures_now)
 end
 
 local outcomes, failures = 0, 0

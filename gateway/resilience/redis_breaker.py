@@ -49,16 +49,29 @@ class RedisBreakerStore:
         self._record = redis.register_script(_script("breaker_record.lua"))
 
     async def check(self, model: str, policy: BreakerPolicy) -> float | None:
+        wait, _ = await self.check_closed(model, policy)
+        return wait
+
+    async def check_closed(self, model: str, policy: BreakerPolicy) -> tuple[float | None, bool]:
+        """Like `check`, and whether the circuit was plainly closed (not a half-open probe grant)."""
         with _store_errors():
-            wait = await self._check(
+            reply = await self._check(
                 keys=[circuit_key(model)], args=[policy.cooldown_s, policy.half_open_probes, policy.window_s]
             )
-        return None if wait is None else float(_text(wait))
+        if reply is None:
+            return None, True
+        text = _text(reply)
+        return (None, False) if text == "probe" else (float(text), False)
 
     async def record(self, model: str, ok: bool, policy: BreakerPolicy) -> None:
-        args = [1 if ok else 0, policy.window_s, policy.min_requests, policy.failure_rate, policy.cooldown_s]
+        await self.record_counts(model, successes=1 if ok else 0, failures=0 if ok else 1, policy=policy)
+
+    async def record_counts(self, model: str, *, successes: int, failures: int, policy: BreakerPolicy) -> str:
+        """Count several outcomes in one round trip; returns the circuit's state afterwards."""
+        args = [successes, failures, policy.window_s, policy.min_requests, policy.failure_rate, policy.cooldown_s]
         with _store_errors():
-            await self._record(keys=[circuit_key(model)], args=args)
+            state = await self._record(keys=[circuit_key(model)], args=args)
+        return _text(state)
 
     async def states(self, models: Sequence[str]) -> dict[str, str]:
         """One pipelined round trip (split per node by a cluster client): server time and every `open_until`."""

@@ -31,6 +31,7 @@ class Plan:
     models: tuple[str, ...]
     deadline_s: float | None
     first_byte_s: float
+    idle_s: float
     caller: ResilientCaller
 
 
@@ -47,7 +48,8 @@ class Resilience:
         caller = self._caller_for(policy)
         document = policy.document
         models = route.models if document.upstream_fallbacks == "gateway" else route.models[:1]
-        return Plan(models, request_budget_s(route, document.timeouts), document.timeouts.first_byte_s, caller)
+        timeouts = document.timeouts
+        return Plan(models, request_budget_s(route, timeouts), timeouts.first_byte_s, timeouts.idle_s, caller)
 
     def _caller_for(self, policy: Policy) -> ResilientCaller:
         if self._caller is not None and policy is self._policy:
@@ -97,9 +99,9 @@ class ChatUpstream:
         results = await asyncio.gather(*(self.complete(payloads, plan) for _ in range(n)), return_exceptions=True)
         return [_as_outcome_or_error(result) for result in results]
 
-    async def _open_once(self, payload: bytes) -> httpx.Response:
+    async def _open_once(self, payload: bytes, idle_s: float) -> httpx.Response:
         """An SSE response ready to read, or the GatewayError the upstream answered with instead."""
-        response = await self._client.post(CHAT_PATH, payload, stream=True)
+        response = await self._client.post(CHAT_PATH, payload, stream=True, read_timeout_s=idle_s)
         if response.status_code == 200 and response.headers.get("content-type", "").startswith("text/event-stream"):
             return response
         try:
@@ -112,7 +114,7 @@ class ChatUpstream:
 
     async def open_stream(self, payloads: Payloads, plan: Plan) -> Outcome[httpx.Response]:
         async def attempt(model: str) -> httpx.Response:
-            return await self._open_once(payloads.for_model(model))
+            return await self._open_once(payloads.for_model(model), plan.idle_s)
 
         return await plan.caller.call(
             plan.models, attempt, deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s

@@ -1,7 +1,13 @@
-"""The one pooled HTTP client to OpenRouter: adds the gateway's own credentials, translates transport failures."""
+"""The one pooled HTTP connection to OpenRouter: adds the gateway's own credentials, translates transport failures.
+
+Requests and responses are httpx's types on the `httpx-aiohttp` transport (httpx's own pool measured ~10x slower
+under concurrency). The hot path hands requests to the transport directly: `AsyncClient.send` would add cookie
+persistence, auth and redirect handling that an upstream API call never wants, at a measurable cost per call.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -11,29 +17,36 @@ from httpx_aiohttp import AiohttpTransport
 from gateway.errors import UpstreamError, UpstreamTimeoutError
 from gateway.settings import Settings
 
+Sender = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
-def build_http_client(settings: Settings) -> httpx.AsyncClient:
-    """httpx API on aiohttp's connection pool (httpx's own pool measured ~10x slower under concurrency)."""
+
+def build_transport(settings: Settings) -> AiohttpTransport:
     limits = httpx.Limits(
         max_connections=settings.upstream_max_connections,
         max_keepalive_connections=settings.upstream_max_connections,
         keepalive_expiry=30,
     )
-    timeout = httpx.Timeout(
-        connect=settings.upstream_connect_timeout_s,
-        read=settings.upstream_read_timeout_s,
-        write=settings.upstream_connect_timeout_s,
-        pool=settings.upstream_connect_timeout_s,
-    )
-    return httpx.AsyncClient(transport=AiohttpTransport(limits=limits, trust_env=False), timeout=timeout)
+    return AiohttpTransport(limits=limits, trust_env=False)
+
+
+def _timeouts(settings: Settings) -> dict[str, float]:
+    connect = settings.upstream_connect_timeout_s
+    return {"connect": connect, "read": settings.upstream_read_timeout_s, "write": connect, "pool": connect}
+
+
+def build_http_client(settings: Settings, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+    """For the gateway's other outbound calls (JWKS, alert webhooks), on the same connection pool."""
+    return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(**_timeouts(settings)))
 
 
 class UpstreamClient:
     """Sends requests to `{OPENROUTER_BASE_URL}/...` with the gateway's key; never a client's headers."""
 
-    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
-        self._http = http
+    def __init__(self, send: Sender, settings: Settings) -> None:
+        self._send_raw = send
         self._base_url = settings.openrouter_base_url.rstrip("/")
+        self._extensions = {"timeout": _timeouts(settings)}
+        self._urls: dict[str, httpx.URL] = {}
         self._headers = {
             "authorization": f"Bearer {settings.upstream_key()}",
             "content-type": "application/json",
@@ -42,28 +55,45 @@ class UpstreamClient:
             "x-title": settings.app_title,
         }
 
+    @classmethod
+    def on_transport(cls, transport: httpx.AsyncBaseTransport, settings: Settings) -> UpstreamClient:
+        return cls(transport.handle_async_request, settings)
+
+    @classmethod
+    def on_client(cls, client: httpx.AsyncClient, settings: Settings) -> UpstreamClient:
+        async def send(request: httpx.Request) -> httpx.Response:
+            return await client.send(request, stream=True)
+
+        return cls(send, settings)
+
     @property
     def base_url(self) -> str:
         return self._base_url
 
-    async def post(self, path: str, body: bytes, *, stream: bool) -> httpx.Response:
-        """POST and return the response with headers read; with `stream=True` the body is left unread."""
-        request = self._http.build_request("POST", self._base_url + path, content=body, headers=self._headers)
-        response = await self._send(request, stream=True)
+    async def post(
+        self, path: str, body: bytes, *, stream: bool, read_timeout_s: float | None = None
+    ) -> httpx.Response:
+        """POST and return the response with headers read; with `stream=False` the body is read too.
+
+        `read_timeout_s` bounds each silence between upstream bytes (a stream's idle timeout), enforced by the
+        transport's socket read timeout, so a stream pays nothing per chunk for it.
+        """
+        extensions = self._extensions
+        if read_timeout_s is not None:
+            extensions = {"timeout": {**self._extensions["timeout"], "read": read_timeout_s}}
+        url = self._urls.get(path) or self._urls.setdefault(path, httpx.URL(self._base_url + path))
+        request = httpx.Request("POST", url, content=body, headers=self._headers, extensions=extensions)
+        response = await self._send(request)
         if not stream:
-            try:
-                await response.aread()
-            except httpx.TimeoutException as exc:
-                raise UpstreamTimeoutError("OpenRouter timed out while sending the response") from exc
-            except httpx.HTTPError as exc:
-                raise UpstreamError("OpenRouter connection failed while reading the response") from exc
-            finally:
-                await response.aclose()
+            await self._read(response)
         return response
 
     async def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
-        request = self._http.build_request("GET", self._base_url + path, params=params, headers=self._headers)
-        response = await self._send(request, stream=False)
+        request = httpx.Request(
+            "GET", self._base_url + path, params=params, headers=self._headers, extensions=self._extensions
+        )
+        response = await self._send(request)
+        await self._read(response)
         if response.status_code != 200:
             raise UpstreamError(f"OpenRouter answered {response.status_code} to GET {path}")
         try:
@@ -71,10 +101,21 @@ class UpstreamClient:
         except orjson.JSONDecodeError as exc:
             raise UpstreamError(f"OpenRouter sent invalid JSON for GET {path}") from exc
 
-    async def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+    async def _send(self, request: httpx.Request) -> httpx.Response:
         try:
-            return await self._http.send(request, stream=stream)
+            return await self._send_raw(request)
         except httpx.TimeoutException as exc:
             raise UpstreamTimeoutError("OpenRouter did not answer in time") from exc
         except httpx.HTTPError as exc:
             raise UpstreamError("Could not reach OpenRouter") from exc
+
+    @staticmethod
+    async def _read(response: httpx.Response) -> None:
+        try:
+            await response.aread()
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeoutError("OpenRouter timed out while sending the response") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError("OpenRouter connection failed while reading the response") from exc
+        finally:
+            await response.aclose()

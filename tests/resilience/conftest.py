@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from gateway.resilience import BreakerStore, MemoryBreakerStore, RedisBreakerStore
 from gateway.settings import Settings
 from gateway.sim.app import create_sim_app
-from gateway.upstream.client import UpstreamClient, build_http_client
+from gateway.upstream.client import UpstreamClient, build_transport
 from tests.resilience.fakes import FakeClock
 from tests.servers import ServerThread, serve
 
@@ -98,8 +98,8 @@ def sim(sim_server: ServerThread) -> Iterator[Sim]:
 async def upstream(sim: Sim) -> AsyncIterator[UpstreamClient]:
     """The gateway's real upstream client (aiohttp transport) pointed at the simulator."""
     settings = Settings(openrouter_base_url=sim.base_url, openrouter_api_key=UPSTREAM_KEY)  # type: ignore[call-arg]
-    http = build_http_client(settings)
+    transport = build_transport(settings)
     try:
-        yield UpstreamClient(http, settings)
+        yield UpstreamClient.on_transport(transport, settings)
     finally:
-        await http.aclose()
+        await transport.aclose()
