@@ -59,7 +59,7 @@ class Store:
 
 
 def open_store(settings: Settings, redis: aioredis.Redis | None = None) -> Store:
-    if redis is None and settings.redis_url is None:
+    if redis is None and not settings.redis_url:
         return Store(MemoryLimiterBackend(), None, None, owns_redis=False)
     owns = redis is None
     client = redis if redis is not None else connect_redis(str(settings.redis_url), settings.redis_max_connections)
