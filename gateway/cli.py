@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
 
 import httpx
 import uvicorn
 
 from gateway.admin.cli import add_admin_commands
 from gateway.auth.cli import add_mint_arguments, run_mint
+from gateway.metering.cli import add_calls_command
+from gateway.metrics import MULTIPROC_ENV
 from gateway.policy.cli import add_validate_arguments, run_validate
 from gateway.settings import Settings
 from gateway.sim import cli as sim_cli
@@ -50,8 +55,25 @@ def _start_simulator(host: str) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("gateway: the simulator did not start within 20 s")
 
 
+def _prepare_metrics_directory() -> None:
+    """Create PROMETHEUS_MULTIPROC_DIR and empty it: files from a previous run would be added into this run's counts."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink(missing_ok=True)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def _serve(args: argparse.Namespace) -> int:
+    # uvicorn re-raises the stop signal once its graceful shutdown is done; with this handler that ends as a
+    # clean exit 0 instead of death by SIGTERM (and a SIGTERM before uvicorn has started exits cleanly too).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     settings = Settings()
+    _prepare_metrics_directory()
     child: subprocess.Popen[bytes] | None = None
     if args.simulate:
         child, base_url = _start_simulator("127.0.0.1")
@@ -110,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=run_validate)
 
     add_admin_commands(commands)
+    add_calls_command(commands)
     return parser
 
 

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     ledger_stream_key: str = "gw:ledger"
     ledger_maxlen: int = 1_000_000
     ledger_capture_prompts: bool = False
+    # How long a stream cut before its usage chunk waits for OpenRouter's `/generation` record before it is
+    # settled with an estimate instead (0 = never look it up).
+    reconcile_timeout_s: float = 10.0
     metrics_org_label: bool = True
 
     # Policy

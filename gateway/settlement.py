@@ -7,13 +7,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from gateway.admission import Limiter, Ticket
 from gateway.background import BackgroundTasks
 from gateway.metering.ledger import Ledger
 from gateway.metering.record import LedgerRecord
 from gateway.metrics import Metrics
 from gateway.policy.policy import Route
-from gateway.resilience.outcome import Attempt, count_fallbacks, count_retries
+from gateway.reconcile import GenerationReconciler
+from gateway.resilience.outcome import OK_STATUS, Attempt, count_fallbacks, count_retries
+
+log = structlog.get_logger(__name__)
 
 ROUTE_CHAT = "chat.completions"
 
@@ -56,12 +61,56 @@ class Served:
     generation_id: str | None = None
 
 
+def _histories(attempts: list[Attempt]) -> list[list[Attempt]]:
+    """Split a call's attempts into one history per upstream response: a success ends a history.
+
+    With n > 1 the proxy notes the attempts of all n fanned-out calls one after another; counted as one history,
+    choice 2's first attempt would look like a retry of choice 1's successful one.
+    """
+    histories: list[list[Attempt]] = [[]]
+    for attempt in attempts:
+        histories[-1].append(attempt)
+        if attempt.status == OK_STATUS:
+            histories.append([])
+    return histories
+
+
+def _log_fields(call: Call, *, pending: bool) -> None:
+    """The access line's view of the call; a call still being reconciled says so and logs `call_reconciled` later."""
+    record = call.record
+    call.log_fields.update(
+        model_served=record.model_served, provider=record.provider, generation_id=record.generation_id,
+        prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens,
+        cost_usd=record.cost_usd, retries=record.retries, fallbacks=record.fallbacks,
+        cancelled=record.cancelled or None, ttft_ms=record.ttft_ms,
+        cost_source="pending" if pending else record.cost_source,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Timings:
+    upstream_s: float
+    overhead_s: float
+
+
 class Settler:
-    def __init__(self, limiter: Limiter, ledger: Ledger, metrics: Metrics, background: BackgroundTasks) -> None:
+    """Settles, meters and records calls. A stream cut before its usage chunk is reconciled with OpenRouter's bill
+    (`/generation`) in the background before it is settled, so the ledger, metrics and budgets carry the billed
+    figure rather than an estimate; without a generation id, or if the lookup fails, the estimate stands."""
+
+    def __init__(
+        self,
+        limiter: Limiter,
+        ledger: Ledger,
+        metrics: Metrics,
+        background: BackgroundTasks,
+        reconciler: GenerationReconciler | None = None,
+    ) -> None:
         self._limiter = limiter
         self._ledger = ledger
         self._metrics = metrics
         self._background = background
+        self._reconciler = reconciler
 
     def finish(
         self,
@@ -74,33 +123,78 @@ class Settler:
         estimated_cost_usd: float = 0.0,
         cancelled: bool = False,
     ) -> None:
-        """Ends an admitted call, however it ended (success, error, client gone); later calls are no-ops."""
+        """Ends an admitted call, however it ended (success, error, client gone); later calls are no-ops.
+
+        `usages` has one entry per upstream response (choice), None where a stream ended without usage;
+        `estimated_cost_usd` is what those cut streams are estimated to have cost.
+        """
         if call.finished:
             return
         call.finished = True
         now = time.perf_counter()
         record = call.record
         served = served or Served()
+        usages = list(usages)
         for usage in usages:
             record.add_usage(usage)
-        record.cost_usd = round(record.cost_usd + estimated_cost_usd, 10)
         record.status, record.error_type, record.cancelled = status, error_type, cancelled
         record.model_served = served.model or record.model_served
         record.provider, record.generation_id = served.provider, served.generation_id
-        record.retries, record.fallbacks = count_retries(call.attempts), count_fallbacks(call.attempts)
+        histories = _histories(call.attempts)
+        record.retries = sum(count_retries(history) for history in histories)
+        record.fallbacks = sum(count_fallbacks(history) for history in histories)
         record.latency_ms = round((now - call.started_at) * 1000, 3)
         if call.first_event_at is not None:
             record.ttft_ms = round((call.first_event_at - call.started_at) * 1000, 3)
         upstream_s = now - call.upstream_started_at if call.upstream_started_at is not None else 0.0
-        overhead_s = (now - call.started_at) - upstream_s
-        self._metrics.observe_call(record, route=ROUTE_CHAT, upstream_s=upstream_s, overhead_s=overhead_s)
-        call.log_fields.update(
-            model_served=record.model_served, provider=record.provider, generation_id=record.generation_id,
-            prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens,
-            cost_usd=record.cost_usd, retries=record.retries, fallbacks=record.fallbacks,
-            cancelled=cancelled or None, ttft_ms=record.ttft_ms,
-        )
-        self._background.spawn(self._persist(call.ticket, record))
+        timings = _Timings(upstream_s=upstream_s, overhead_s=(now - call.started_at) - upstream_s)
+        missing = record.stream and any(usage is None for usage in usages)
+        generation_id = self._reconcilable(usages, served) if missing else None
+        if not missing:
+            record.cost_source = "usage"
+        elif generation_id is None:
+            self._estimate(record, estimated_cost_usd)
+        _log_fields(call, pending=generation_id is not None)
+        if generation_id is not None and self._reconciler is not None:
+            self._background.spawn(self._reconcile(self._reconciler, call.ticket, record, timings, generation_id,
+                                                   estimated_cost_usd))
+        else:
+            self._observe(record, timings)
+            self._background.spawn(self._persist(call.ticket, record))
+
+    def _reconcilable(self, usages: list[Mapping[str, Any] | None], served: Served) -> str | None:
+        # `Served` carries the first response's generation id only, so only a lone cut first stream (n=1, or the
+        # first of n) can be looked up; with other choices cut too their ids are unknown and the estimate stands.
+        if self._reconciler is None or not self._reconciler.enabled or not served.generation_id:
+            return None
+        if usages and usages[0] is None and all(usage is not None for usage in usages[1:]):
+            return served.generation_id
+        return None
+
+    @staticmethod
+    def _estimate(record: LedgerRecord, estimated_cost_usd: float) -> None:
+        record.cost_usd = round(record.cost_usd + estimated_cost_usd, 10)
+        record.cost_source = "estimate"
+
+    async def _reconcile(
+        self, reconciler: GenerationReconciler, ticket: Ticket, record: LedgerRecord, timings: _Timings,
+        generation_id: str, estimated_cost_usd: float,
+    ) -> None:
+        usage = await reconciler.lookup(generation_id)
+        if usage is None:
+            self._estimate(record, estimated_cost_usd)
+        else:
+            record.add_usage(usage)
+            record.cost_source = "generation"
+        log.info("call_reconciled", request_id=record.request_id, generation_id=generation_id,
+                 cost_source=record.cost_source, cost_usd=record.cost_usd, estimated_cost_usd=estimated_cost_usd,
+                 prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens)
+        self._observe(record, timings)
+        await self._persist(ticket, record)
+
+    def _observe(self, record: LedgerRecord, timings: _Timings) -> None:
+        self._metrics.observe_call(record, route=ROUTE_CHAT, upstream_s=timings.upstream_s,
+                                   overhead_s=timings.overhead_s)
 
     async def _persist(self, ticket: Ticket, record: LedgerRecord) -> None:
         tokens = record.prompt_tokens + record.completion_tokens

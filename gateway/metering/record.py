@@ -10,13 +10,14 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from gateway.metering.tags import parse_tags
 
 _INT64 = 2**63
+CostSource = Literal["usage", "generation", "estimate"]
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:
@@ -120,6 +121,9 @@ class LedgerRecord:
     reasoning_tokens: int = 0
     cached_tokens: int = 0
     cost_usd: float = 0.0
+    # Where cost and tokens came from: the response's `usage` (normal case), OpenRouter's `/generation` record
+    # (a stream cut before its usage chunk, reconciled afterwards), or an estimate from the characters streamed.
+    cost_source: CostSource = "usage"
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     retries: int = 0

@@ -8,10 +8,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.sim.account import AccountEndpoints
-from gateway.sim.chat import ChatEndpoint, error_response
+from gateway.sim.chat import ChatEndpoint
 from gateway.sim.config import SimConfig
 from gateway.sim.control import ControlEndpoints
+from gateway.sim.embeddings import EmbeddingsEndpoint
+from gateway.sim.endpoint import error_response
 from gateway.sim.errors import SimError
+from gateway.sim.responses import ResponsesEndpoint
 from gateway.sim.state import SimState
 
 API = "/api/v1"
@@ -29,8 +32,12 @@ def create_sim_app(config: SimConfig | None = None) -> Starlette:
     state = SimState(config or SimConfig())
     account = AccountEndpoints(state)
     control = ControlEndpoints(state)
+    embeddings = EmbeddingsEndpoint(state)
     routes = [
         Route(f"{API}/chat/completions", ChatEndpoint(state).handle, methods=["POST"]),
+        Route(f"{API}/responses", ResponsesEndpoint(state).handle, methods=["POST"]),
+        Route(f"{API}/embeddings", embeddings.handle, methods=["POST"]),
+        Route(f"{API}/embeddings/models", embeddings.models, methods=["GET"]),
         Route(f"{API}/models", account.models, methods=["GET"]),
         Route(f"{API}/models/count", account.models_count, methods=["GET"]),
         Route(f"{API}/models/{{author}}/{{slug:path}}/endpoints", account.endpoints, methods=["GET"]),

@@ -37,6 +37,7 @@ _OPEN_PARAMS = [
     "seed", "stop", "temperature", "tool_choice", "tools", "top_k", "top_p",
 ]
 _REASONING_PARAMS = ["include_reasoning", "reasoning"]
+_EMBEDDING_PARAMS = ["dimensions", "encoding_format"]
 
 
 def _endpoint(
@@ -232,8 +233,28 @@ MODELS: list[dict[str, Any]] = [
         "name": "OpenAI: Text Embedding 3 Small", "created": 1706140800,
         "description": "Small, efficient embedding model (1536 dimensions).",
         "context_length": 8192, "max_output": None, "input": ["text"], "output": ["embeddings"], "tokenizer": "GPT",
-        "pricing": {"prompt": "0.00000002", "completion": "0"}, "parameters": [], "reasoning": None,
-        "moderated": False, "endpoints": [_endpoint("openai", latency_s=0.2, throughput=0)],
+        "pricing": {"prompt": "0.00000002", "completion": "0"}, "parameters": _EMBEDDING_PARAMS, "reasoning": None,
+        "moderated": False, "dimensions": 1536, "endpoints": [_endpoint("openai", latency_s=0.2, throughput=0)],
+    },
+    {
+        "id": "openai/text-embedding-3-large", "canonical_slug": "openai/text-embedding-3-large",
+        "name": "OpenAI: Text Embedding 3 Large", "created": 1706140800,
+        "description": "OpenAI's most capable embedding model (3072 dimensions).",
+        "context_length": 8192, "max_output": None, "input": ["text"], "output": ["embeddings"], "tokenizer": "GPT",
+        "pricing": {"prompt": "0.00000013", "completion": "0"}, "parameters": _EMBEDDING_PARAMS, "reasoning": None,
+        "moderated": False, "dimensions": 3072,
+        "endpoints": [_endpoint("openai", latency_s=0.25, throughput=0),
+                      _endpoint("azure", latency_s=0.3, throughput=0)],
+    },
+    {
+        "id": "qwen/qwen3-embedding-8b", "canonical_slug": "qwen/qwen3-embedding-8b",
+        "name": "Qwen: Qwen3 Embedding 8B", "created": 1749600000,
+        "description": "Multilingual text embedding model from the Qwen3 family (4096 dimensions).",
+        "context_length": 32000, "max_output": None, "input": ["text"], "output": ["embeddings"],
+        "tokenizer": "Qwen3", "pricing": {"prompt": "0.00000001", "completion": "0"},
+        "parameters": _EMBEDDING_PARAMS, "reasoning": None, "moderated": False, "dimensions": 4096,
+        "endpoints": [_endpoint("deepinfra", quantization="fp8", latency_s=0.3, throughput=0),
+                      _endpoint("novita", quantization="fp8", price_factor=1.5, latency_s=0.4, throughput=0)],
     },
     {
         "id": "openrouter/auto", "canonical_slug": "openrouter/auto", "name": "Auto Router", "created": 1699401600,

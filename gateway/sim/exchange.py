@@ -40,6 +40,7 @@ class Exchange:
     generation_id: str
     created: int
     streamed: bool
+    api_type: str = "completions"
     started: float = field(default_factory=time.monotonic)
     delivered: Delivered = field(default_factory=Delivered)
     settled: bool = False
@@ -114,7 +115,7 @@ class Exchange:
             "num_media_completion": len(self.answer.images) or None, "num_search_results": None,
             "num_fetches": None, "web_search_engine": None, "origin": headers.get("http-referer") or "",
             "usage": usage["cost"], "is_byok": False, "external_user": self.body.get("user"),
-            "api_type": "completions", "preset_id": None,
+            "api_type": self.api_type, "preset_id": None,
             "router": "openrouter/auto" if self.record.get("requested_model") == "openrouter/auto" else None,
             "provider_responses": self.attempt.provider_responses,
             "user_agent": headers.get("user-agent", ""), "http_referer": headers.get("http-referer"),

@@ -46,6 +46,7 @@ class ModelSpec:
     free: bool
     supported_parameters: frozenset[str]
     endpoints: tuple[Endpoint, ...]
+    dimensions: int | None = None  # embedding models: the default vector length
 
 
 def _endpoint(raw: dict[str, Any], pricing: dict[str, str]) -> Endpoint:
@@ -66,7 +67,7 @@ def _spec(raw: dict[str, Any]) -> ModelSpec:
         max_output=raw["max_output"] or raw["context_length"], input_modalities=tuple(raw["input"]),
         output_modalities=tuple(raw["output"]), reasoning=raw["reasoning"], moderated=raw["moderated"],
         free=raw["id"].endswith(":free"), supported_parameters=frozenset(raw["parameters"]),
-        endpoints=tuple(_endpoint(e, raw["pricing"]) for e in raw["endpoints"]),
+        endpoints=tuple(_endpoint(e, raw["pricing"]) for e in raw["endpoints"]), dimensions=raw.get("dimensions"),
     )
 
 

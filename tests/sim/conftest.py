@@ -29,6 +29,15 @@ class Sim:
     def chat(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
         return self.client.post(f"{self.api}/chat/completions", json=body, headers={**AUTH, **(headers or {})})
 
+    def responses(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.client.post(f"{self.api}/responses", json=body, headers={**AUTH, **(headers or {})})
+
+    def embeddings(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.client.post(f"{self.api}/embeddings", json=body, headers={**AUTH, **(headers or {})})
+
+    def requests_log(self) -> list[dict[str, Any]]:
+        return self.client.get(f"{self.base}/_sim/requests").json()  # type: ignore[no-any-return]
+
     def configure(self, **changes: Any) -> dict[str, Any]:
         response = self.client.patch(f"{self.base}/_sim/config", json=changes)
         assert response.status_code == 200, response.text
@@ -52,6 +61,18 @@ def sse_events(raw: bytes) -> list[Any]:
         if block.startswith("data: "):
             payload = block[len("data: "):]
             events.append(payload if payload == "[DONE]" else orjson.loads(payload))
+    return events
+
+
+def named_events(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """(`event:` name, decoded `data:`) of a Responses API stream; comments are skipped."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    for block in raw.decode().split("\n\n"):
+        lines = [line for line in block.split("\n") if line and not line.startswith(":")]
+        if not lines:
+            continue
+        assert lines[0].startswith("event: ") and lines[1].startswith("data: ") and len(lines) == 2, block
+        events.append((lines[0][len("event: "):], orjson.loads(lines[1][len("data: "):])))
     return events
 
 

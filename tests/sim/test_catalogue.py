@@ -28,7 +28,8 @@ def test_models_filters_and_count(sim: Sim) -> None:
     everything = sim.client.get(f"{sim.api}/models", params={"output_modalities": "all"}).json()["data"]
     assert "openai/text-embedding-3-small" in {m["id"] for m in everything}
     embeddings = sim.client.get(f"{sim.api}/models", params={"output_modalities": "embeddings"}).json()["data"]
-    assert [m["id"] for m in embeddings] == ["openai/text-embedding-3-small"]
+    assert [m["id"] for m in embeddings] == ["openai/text-embedding-3-small", "openai/text-embedding-3-large",
+                                             "qwen/qwen3-embedding-8b"]
     with_tools = sim.client.get(f"{sim.api}/models", params={"supported_parameters": "tools,reasoning"}).json()
     assert with_tools["data"] and all({"tools", "reasoning"} <= set(m["supported_parameters"])
                                       for m in with_tools["data"])
