@@ -22,7 +22,9 @@ from gateway.alerts import AlertNotifier
 from gateway.auth.authenticator import Authenticator
 from gateway.background import BackgroundTasks
 from gateway.catalogue import ModelCatalogue
+from gateway.embeddings import EmbeddingsProxy
 from gateway.errors import GatewayError, InvalidRequestError, NotFoundError
+from gateway.front import Front
 from gateway.housekeeping import housekeeping_forever
 from gateway.metering.jsonl_ledger import JsonlLedger
 from gateway.metering.ledger import FanoutLedger, Ledger, MemoryLedger
@@ -36,6 +38,7 @@ from gateway.resilience.breaker import BreakerStore
 from gateway.resilience.local_breaker import LocalBreakerCache
 from gateway.resilience.memory_breaker import MemoryBreakerStore
 from gateway.resilience.redis_breaker import RedisBreakerStore
+from gateway.responses_api import ResponsesProxy
 from gateway.routes import HealthRoutes, ModelRoutes
 from gateway.settings import Settings
 from gateway.settlement import Settler
@@ -88,8 +91,10 @@ def create_app(
     resilience = Resilience(breaker_store)
     reconciler = GenerationReconciler(upstream, timeout_s=settings.reconcile_timeout_s)
     settler = Settler(limiter, ledger, metrics, background, reconciler)
-    proxy = ChatProxy(settings, authenticator, policies, catalogue, limiter, ChatUpstream(upstream), resilience,
-                      settler)
+    front = Front(settings, authenticator, policies, catalogue, limiter)
+    proxy = ChatProxy(settings, front, ChatUpstream(upstream), resilience, settler)
+    responses = ResponsesProxy(front, upstream, resilience, settler)
+    embeddings = EmbeddingsProxy(front, upstream, resilience, settler)
     models = ModelRoutes(authenticator, catalogue)
     health = HealthRoutes(catalogue, store)
 
@@ -126,6 +131,8 @@ def create_app(
 
     routes = [
         Route("/v1/chat/completions", proxy.chat_completions, methods=["POST"]),
+        Route("/v1/responses", responses.responses, methods=["POST"]),
+        Route("/v1/embeddings", embeddings.embeddings, methods=["POST"]),
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", models.get_model, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),

@@ -28,8 +28,12 @@ class Completion:
         return usage if isinstance(usage, dict) else None
 
 
-def read_completion(response: httpx.Response) -> Completion:
-    """Turn an upstream response into a Completion, or raise the GatewayError it really carries."""
+def json_object_or_error(response: httpx.Response, *, payload_key: str | None = None) -> dict[str, Any]:
+    """An upstream answer's JSON object, or the GatewayError it really carries (any status, or an error in a 200).
+
+    A 200 whose body has an `error` but no `payload_key` (e.g. `choices`, `data`, `output`) is an error in
+    disguise; with no payload key given, any non-null `error` is.
+    """
     content = response.content
     if response.status_code != 200:
         raise translate_error(response.status_code, content, response.headers)
@@ -39,11 +43,17 @@ def read_completion(response: httpx.Response) -> Completion:
         raise UpstreamError("OpenRouter sent a response that is not valid JSON") from exc
     if not isinstance(parsed, dict):
         raise UpstreamError("OpenRouter sent a response that is not a JSON object")
-    if "error" in parsed and not parsed.get("choices"):
+    if parsed.get("error") and (payload_key is None or not parsed.get(payload_key)):
         raise translate_error(200, content, response.headers)
+    return parsed
+
+
+def read_completion(response: httpx.Response) -> Completion:
+    """Turn an upstream chat response into a Completion, or raise the GatewayError it really carries."""
+    parsed = json_object_or_error(response, payload_key="choices")
     _raise_choice_error(parsed)
     generation_id = response.headers.get("x-generation-id") or parsed.get("id")
-    return Completion(body=content, parsed=parsed, generation_id=generation_id)
+    return Completion(body=response.content, parsed=parsed, generation_id=generation_id)
 
 
 def _raise_choice_error(parsed: Mapping[str, Any]) -> None:

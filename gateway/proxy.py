@@ -14,19 +14,14 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.admission import Limiter
-from gateway.auth.authenticator import Authenticator
-from gateway.auth.principal import Principal
-from gateway.catalogue import CatalogueSnapshot, ModelCatalogue
+from gateway.catalogue import CatalogueSnapshot
 from gateway.completions import Completion, merge_completions
-from gateway.errors import GatewayError, ModelNotFoundError
+from gateway.errors import GatewayError
 from gateway.estimate import CostEstimate, estimate_prompt_tokens, requested_max_tokens, route_price
-from gateway.metering.record import LedgerRecord
-from gateway.middleware import LOG_FIELDS_KEY
+from gateway.front import Front
 from gateway.policy.compiler import OrgSettings
 from gateway.policy.cost_cap import fit_max_tokens
 from gateway.policy.policy import Policy, Route
-from gateway.policy.store import PolicyStore
 from gateway.resilience.outcome import Outcome, attempts_of
 from gateway.settings import Settings
 from gateway.settlement import Call, Served, Settler
@@ -34,7 +29,7 @@ from gateway.streaming.merge import StreamMerger
 from gateway.streaming.normalizer import ChatStreamNormalizer
 from gateway.streams import StreamDeadline, relay_fanout, relay_stream
 from gateway.upstream.chat import ChatUpstream, Payloads, Plan, Resilience
-from gateway.validation import parse_json_object, validate_chat_request
+from gateway.validation import validate_chat_request
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
@@ -76,41 +71,27 @@ class ChatProxy:
     def __init__(
         self,
         settings: Settings,
-        authenticator: Authenticator,
-        policies: PolicyStore,
-        catalogue: ModelCatalogue,
-        limiter: Limiter,
+        front: Front,
         upstream: ChatUpstream,
         resilience: Resilience,
         settler: Settler,
     ) -> None:
         self._settings = settings
-        self._auth = authenticator
-        self._policies = policies
-        self._catalogue = catalogue
-        self._limiter = limiter
+        self._front = front
         self._upstream = upstream
         self._resilience = resilience
         self._settler = settler
 
     async def chat_completions(self, request: Request) -> Response:
-        principal = await self._auth.authenticate(request.headers.get("authorization"))
-        body = parse_json_object(await request.body())
+        principal, body = await self._front.open(request)
         validate_chat_request(body, max_n=self._settings.max_n)
-        policy = self._policies.current
-        route = policy.resolve(body["model"], principal.org)
-        policy.apply_params(body, route)
-        snapshot = await self._catalogue.current()
-        if snapshot is not None and not snapshot.knows(route.models[0]):
-            raise ModelNotFoundError(
-                f"The model '{route.models[0]}' does not exist or you do not have access to it.", param="model"
-            )
-        org = policy.org_settings(principal.org)
-        estimate = self._estimate(body, route, snapshot, org)
-        call = await self._admit(request, principal, route, body, org, estimate)
-        plan = self._resilience.plan(policy, route)
-        self._shape_body(body, route, policy)
-        n = call.record.n
+        routed = await self._front.route(principal, body["model"])
+        routed.policy.apply_params(body, routed.route)
+        estimate = self._estimate(body, routed.route, routed.snapshot, routed.org)
+        n = int(body.get("n") or 1)
+        call = await self._front.admit(request, routed, body, estimate, copies=n)
+        plan = self._resilience.plan(routed.policy, routed.route)
+        self._shape_body(body, routed.route, routed.policy)
         try:
             if call.record.stream:
                 return await self._stream(Payloads(body), plan, call, estimate, body)
@@ -119,22 +100,6 @@ class ChatProxy:
             call.note_attempts(attempts_of(exc))
             self._settler.finish(call, status=exc.status, error_type=exc.type)
             raise
-
-    async def _admit(
-        self, request: Request, principal: Principal, route: Route, body: dict[str, Any], org: OrgSettings,
-        estimate: CostEstimate,
-    ) -> Call:
-        record = LedgerRecord.start(
-            request_id=str(request.scope.get("gateway.request_id", uuid.uuid4().hex)),
-            org=principal.org, subject=principal.subject, task=route.task, model_requested=route.requested,
-            model_routed=route.models[0], body=body, tags_header=request.headers.get("x-gateway-tags"),
-            capture_prompt=self._settings.ledger_capture_prompts,
-        )
-        fields: dict[str, Any] = request.scope.get(LOG_FIELDS_KEY, {})
-        fields.update(org=principal.org, subject=principal.subject, model_requested=route.requested,
-                      model_routed=route.models[0], task=route.task, stream=record.stream, n=record.n)
-        ticket = await self._limiter.admit(principal, org, estimate, record.n)
-        return Call(route=route, ticket=ticket, record=record, log_fields=fields)
 
     @staticmethod
     def _shape_body(body: dict[str, Any], route: Route, policy: Policy) -> None:

@@ -1,0 +1,91 @@
+"""The stages every model endpoint shares before going upstream: auth, parse, policy, catalogue, admission."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from gateway.admission import Limiter
+from gateway.auth.authenticator import Authenticator
+from gateway.auth.principal import Principal
+from gateway.catalogue import CatalogueSnapshot, ModelCatalogue
+from gateway.errors import ModelNotFoundError
+from gateway.estimate import CostEstimate
+from gateway.metering.record import LedgerRecord
+from gateway.middleware import LOG_FIELDS_KEY
+from gateway.policy.compiler import OrgSettings
+from gateway.policy.policy import Policy, Route
+from gateway.policy.store import PolicyStore
+from gateway.settings import Settings
+from gateway.settlement import Call
+from gateway.validation import parse_json_object
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A caller's request after policy: who asks, under which policy, for which models, within which limits."""
+
+    principal: Principal
+    policy: Policy
+    route: Route
+    snapshot: CatalogueSnapshot | None
+    org: OrgSettings
+
+
+class Front:
+    def __init__(
+        self,
+        settings: Settings,
+        authenticator: Authenticator,
+        policies: PolicyStore,
+        catalogue: ModelCatalogue,
+        limiter: Limiter,
+    ) -> None:
+        self._settings = settings
+        self._auth = authenticator
+        self._policies = policies
+        self._catalogue = catalogue
+        self._limiter = limiter
+
+    async def open(self, request: Request) -> tuple[Principal, dict[str, Any]]:
+        """Authenticate first (a bad token is a 401 whatever the body), then parse the body once."""
+        principal = await self._auth.authenticate(request.headers.get("authorization"))
+        return principal, parse_json_object(await request.body())
+
+    async def route(self, principal: Principal, model: str) -> Routed:
+        """Policy rewriting and access, then the catalogue check: an unknown model never goes upstream."""
+        policy = self._policies.current
+        route = policy.resolve(model, principal.org)
+        snapshot = await self._catalogue.current()
+        if snapshot is not None and not snapshot.knows(route.models[0]):
+            raise ModelNotFoundError(
+                f"The model '{route.models[0]}' does not exist or you do not have access to it.", param="model"
+            )
+        return Routed(principal, policy, route, snapshot, policy.org_settings(principal.org))
+
+    async def admit(
+        self,
+        request: Request,
+        routed: Routed,
+        record_body: Mapping[str, Any],
+        estimate: CostEstimate,
+        *,
+        copies: int = 1,
+    ) -> Call:
+        """Open the call's ledger record and take its reservation (raises 429 when limits or budget say no)."""
+        principal, route = routed.principal, routed.route
+        record = LedgerRecord.start(
+            request_id=str(request.scope.get("gateway.request_id") or uuid.uuid4().hex),
+            org=principal.org, subject=principal.subject, task=route.task, model_requested=route.requested,
+            model_routed=route.models[0], body=record_body, tags_header=request.headers.get("x-gateway-tags"),
+            capture_prompt=self._settings.ledger_capture_prompts,
+        )
+        fields: dict[str, Any] = request.scope.get(LOG_FIELDS_KEY, {})
+        fields.update(org=principal.org, subject=principal.subject, model_requested=route.requested,
+                      model_routed=route.models[0], task=route.task, stream=record.stream, n=record.n)
+        ticket = await self._limiter.admit(principal, routed.org, estimate, copies)
+        return Call(route=route, ticket=ticket, record=record, log_fields=fields)
