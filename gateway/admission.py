@@ -53,6 +53,7 @@ class Limiter:
         self._notifier = notifier
         self._metrics = metrics
         self._reservation_ttl_s = reservation_ttl_s
+        self.budgets: dict[str, Budget] = {}  # orgs with a budget seen by this process, for the utilisation gauge
 
     @property
     def backend(self) -> LimiterBackend:
@@ -61,6 +62,8 @@ class Limiter:
     async def admit(self, principal: Principal, org: OrgSettings, estimate: CostEstimate, copies: int) -> Ticket:
         """Reserve `copies` × the worst case (n>1 fans out) or raise 429 with the headers that explain it."""
         budget = Budget(daily_usd=org.daily_budget_usd, monthly_usd=org.monthly_budget_usd)
+        if budget.daily_usd is not None or budget.monthly_usd is not None:
+            self.budgets[principal.org] = budget
         request = AdmissionRequest(
             request_id=uuid.uuid4().hex,  # never the client's x-request-id: a reused id must not bypass limits
             org=principal.org,
@@ -72,7 +75,11 @@ class Limiter:
             reserve_usd=estimate.worst_case_usd * copies,
             reservation_ttl_s=self._reservation_ttl_s,
         )
-        admission = await self._backend.admit(request)
+        try:
+            admission = await self._backend.admit(request)
+        except GatewayError:
+            self._metrics.store_error("limiter", "admit")
+            raise
         if not admission.allowed:
             headers = admission.headers()
             if admission.budget_exhausted:
@@ -97,9 +104,26 @@ class Limiter:
             alerts = await self._backend.settle(settlement)
         except GatewayError as exc:
             log.error("settle_failed", call_id=ticket.call_id, org=ticket.org, error=exc.message)
+            self._metrics.store_error("limiter", "settle")
             return
         if alerts:
             await self._notifier.notify(alerts)
+
+    async def publish_utilisation(self) -> None:
+        """Budget utilisation per org and period (spent / effective budget), for the gauge and burn alerts."""
+        for org, default in list(self.budgets.items()):
+            try:
+                summary = await self._backend.spend(org)
+                _, override = await self._backend.get_overrides(org)
+            except GatewayError:
+                self._metrics.store_error("limiter", "spend")
+                return
+            daily = override.daily_usd if override and override.daily_usd is not None else default.daily_usd
+            monthly = override.monthly_usd if override and override.monthly_usd is not None else default.monthly_usd
+            if daily:
+                self._metrics.budget_utilisation(org, "daily", summary.daily_usd / daily)
+            if monthly:
+                self._metrics.budget_utilisation(org, "monthly", summary.monthly_usd / monthly)
 
     async def release(self, ticket: Ticket) -> None:
         """The call failed before anything was billed: free the reservation."""
@@ -110,3 +134,4 @@ class Limiter:
             await self._backend.release(ticket.call_id, ticket.org, ticket.subject)
         except GatewayError as exc:
             log.warning("release_failed", call_id=ticket.call_id, org=ticket.org, error=exc.message)
+            self._metrics.store_error("limiter", "release")

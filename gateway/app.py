@@ -91,7 +91,7 @@ def create_app(
     resilience = Resilience(breaker_store)
     reconciler = GenerationReconciler(upstream, timeout_s=settings.reconcile_timeout_s)
     settler = Settler(limiter, ledger, metrics, background, reconciler)
-    front = Front(settings, authenticator, policies, catalogue, limiter)
+    front = Front(settings, authenticator, policies, catalogue, limiter, metrics)
     proxy = ChatProxy(settings, front, ChatUpstream(upstream), resilience, settler)
     responses = ResponsesProxy(front, upstream, resilience, settler)
     embeddings = EmbeddingsProxy(front, upstream, resilience, settler)
@@ -105,7 +105,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         tasks = [asyncio.ensure_future(
-            housekeeping_forever(settings.spool_replay_interval_s, store, resilience, metrics, notifier)
+            housekeeping_forever(settings.spool_replay_interval_s, store, resilience, metrics, notifier, limiter)
         )]
         if settings.policy_file:
             tasks.append(asyncio.ensure_future(policies.watch()))

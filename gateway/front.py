@@ -16,6 +16,7 @@ from gateway.catalogue import CatalogueSnapshot, ModelCatalogue
 from gateway.errors import ModelNotFoundError
 from gateway.estimate import CostEstimate
 from gateway.metering.record import LedgerRecord
+from gateway.metrics import Metrics
 from gateway.middleware import LOG_FIELDS_KEY
 from gateway.policy.compiler import OrgSettings
 from gateway.policy.policy import Policy, Route
@@ -44,8 +45,10 @@ class Front:
         policies: PolicyStore,
         catalogue: ModelCatalogue,
         limiter: Limiter,
+        metrics: Metrics,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._auth = authenticator
         self._policies = policies
         self._catalogue = catalogue
@@ -88,4 +91,5 @@ class Front:
         fields.update(org=principal.org, subject=principal.subject, model_requested=route.requested,
                       model_routed=route.models[0], task=route.task, stream=record.stream, n=record.n)
         ticket = await self._limiter.admit(principal, routed.org, estimate, copies)
+        self._metrics.call_started()  # Settler.finish ends it, however the call ends
         return Call(route=route, ticket=ticket, record=record, log_fields=fields)

@@ -6,6 +6,7 @@ import asyncio
 
 import structlog
 
+from gateway.admission import Limiter
 from gateway.alerts import AlertNotifier
 from gateway.errors import GatewayError
 from gateway.metrics import Metrics
@@ -15,7 +16,9 @@ from gateway.upstream.chat import Resilience
 log = structlog.get_logger(__name__)
 
 
-async def housekeeping_once(store: Store, resilience: Resilience, metrics: Metrics, notifier: AlertNotifier) -> None:
+async def housekeeping_once(
+    store: Store, resilience: Resilience, metrics: Metrics, notifier: AlertNotifier, limiter: Limiter
+) -> None:
     if store.resilient is not None:
         metrics.store_degraded(not store.resilient.healthy)
     try:
@@ -25,6 +28,7 @@ async def housekeeping_once(store: Store, resilience: Resilience, metrics: Metri
         alerts = []
     if alerts:
         await notifier.notify(alerts)
+    await limiter.publish_utilisation()
     if resilience.breaker is not None:
         for model, state in (await resilience.breaker.states()).items():
             if state != "unknown":
@@ -32,8 +36,9 @@ async def housekeeping_once(store: Store, resilience: Resilience, metrics: Metri
 
 
 async def housekeeping_forever(
-    interval_s: float, store: Store, resilience: Resilience, metrics: Metrics, notifier: AlertNotifier
+    interval_s: float, store: Store, resilience: Resilience, metrics: Metrics, notifier: AlertNotifier,
+    limiter: Limiter,
 ) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        await housekeeping_once(store, resilience, metrics, notifier)
+        await housekeeping_once(store, resilience, metrics, notifier, limiter)

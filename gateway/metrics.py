@@ -215,6 +215,12 @@ class Metrics:
     def budget_alert(self, org: str, period: str, threshold: str) -> None:
         self._budget_alerts.get(org, period, threshold).inc()
 
+    def call_started(self) -> None:
+        self._in_flight.inc()
+
+    def call_finished(self) -> None:
+        self._in_flight.dec()
+
     @contextmanager
     def in_flight(self) -> Iterator[None]:
         self._in_flight.inc()

@@ -131,6 +131,7 @@ class Settler:
         if call.finished:
             return
         call.finished = True
+        self._metrics.call_finished()
         now = time.perf_counter()
         record = call.record
         served = served or Served()
