@@ -35,14 +35,14 @@ def _is_token(value: Any) -> bool:
 
 
 def _valid_input(value: Any) -> bool:
+    """Exactly one of OpenAI's four shapes: a string, strings, tokens, or token arrays (nothing empty or mixed)."""
     if isinstance(value, str):
         return value != ""
     if not isinstance(value, list) or not value:
         return False
-    return all(
-        _is_token(item) or isinstance(item, str) or (isinstance(item, list) and item and all(map(_is_token, item)))
-        for item in value
-    )
+    if all(map(_is_token, value)) or all(isinstance(item, str) and item for item in value):
+        return True
+    return all(isinstance(item, list) and item and all(map(_is_token, item)) for item in value)
 
 
 def validate_embeddings_request(body: dict[str, Any]) -> None:
@@ -83,7 +83,7 @@ class EmbeddingsProxy:
         price = route_price(routed.snapshot, routed.route.models)
         estimate = CostEstimate(prompt_tokens=_input_tokens(body["input"]), completion_tokens=0, price=price)
         record_view = {"messages": body["input"], "model": body["model"], "dimensions": body.get("dimensions")}
-        call = await self._front.admit(request, routed, record_view, estimate)
+        call = await self._front.admit(request, routed, record_view, estimate, endpoint="embeddings")
         plan = self._resilience.plan(routed.policy, routed.route)
         payloads = Payloads(body)
 

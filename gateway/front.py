@@ -22,7 +22,7 @@ from gateway.policy.compiler import OrgSettings
 from gateway.policy.policy import Policy, Route
 from gateway.policy.store import PolicyStore
 from gateway.settings import Settings
-from gateway.settlement import Call
+from gateway.settlement import ROUTE_CHAT, Call
 from gateway.validation import parse_json_object
 
 
@@ -70,16 +70,10 @@ class Front:
             )
         return Routed(principal, policy, route, snapshot, policy.org_settings(principal.org))
 
-    async def admit(
-        self,
-        request: Request,
-        routed: Routed,
-        record_body: Mapping[str, Any],
-        estimate: CostEstimate,
-        *,
-        copies: int = 1,
-    ) -> Call:
-        """Open the call's ledger record and take its reservation (raises 429 when limits or budget say no)."""
+    def start_record(
+        self, request: Request, routed: Routed, record_body: Mapping[str, Any]
+    ) -> tuple[LedgerRecord, dict[str, Any]]:
+        """The call's ledger record and its access-line fields, before anything is reserved or sent."""
         principal, route = routed.principal, routed.route
         record = LedgerRecord.start(
             request_id=str(request.scope.get("gateway.request_id") or uuid.uuid4().hex),
@@ -90,6 +84,20 @@ class Front:
         fields: dict[str, Any] = request.scope.get(LOG_FIELDS_KEY, {})
         fields.update(org=principal.org, subject=principal.subject, model_requested=route.requested,
                       model_routed=route.models[0], task=route.task, stream=record.stream, n=record.n)
-        ticket = await self._limiter.admit(principal, routed.org, estimate, copies)
+        return record, fields
+
+    async def admit(
+        self,
+        request: Request,
+        routed: Routed,
+        record_body: Mapping[str, Any],
+        estimate: CostEstimate,
+        *,
+        copies: int = 1,
+        endpoint: str = ROUTE_CHAT,
+    ) -> Call:
+        """Open the call's ledger record and take its reservation (raises 429 when limits or budget say no)."""
+        record, fields = self.start_record(request, routed, record_body)
+        ticket = await self._limiter.admit(routed.principal, routed.org, estimate, copies)
         self._metrics.call_started()  # Settler.finish ends it, however the call ends
-        return Call(route=route, ticket=ticket, record=record, log_fields=fields)
+        return Call(route=routed.route, ticket=ticket, record=record, log_fields=fields, endpoint=endpoint)

@@ -88,7 +88,7 @@ class ResponsesProxy:
         apply_task_params(body, routed.route)
         estimate = _estimate(body, routed)
         record_view = {**body, "messages": body["input"], "max_tokens": body.get("max_output_tokens")}
-        call = await self._front.admit(request, routed, record_view, estimate)
+        call = await self._front.admit(request, routed, record_view, estimate, endpoint="responses")
         plan = self._resilience.plan(routed.policy, routed.route)
         try:
             if body.get("stream"):

@@ -36,6 +36,7 @@ class Call:
     first_event_at: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
     finished: bool = False
+    endpoint: str = ROUTE_CHAT
 
     def response_headers(self) -> dict[str, str]:
         headers = {"x-gateway-model-requested": self.route.requested, "x-gateway-model-routed": self.route.models[0]}
@@ -91,6 +92,7 @@ def _log_fields(call: Call, *, pending: bool) -> None:
 class _Timings:
     upstream_s: float
     overhead_s: float
+    endpoint: str
 
 
 class Settler:
@@ -148,7 +150,8 @@ class Settler:
         if call.first_event_at is not None:
             record.ttft_ms = round((call.first_event_at - call.started_at) * 1000, 3)
         upstream_s = now - call.upstream_started_at if call.upstream_started_at is not None else 0.0
-        timings = _Timings(upstream_s=upstream_s, overhead_s=(now - call.started_at) - upstream_s)
+        timings = _Timings(upstream_s=upstream_s, overhead_s=(now - call.started_at) - upstream_s,
+                           endpoint=call.endpoint)
         missing = record.stream and any(usage is None for usage in usages)
         generation_id = self._reconcilable(usages, served) if missing else None
         if not missing:
@@ -162,6 +165,17 @@ class Settler:
         else:
             self._observe(record, timings)
             self._background.spawn(self._persist(call.ticket, record))
+
+    def record_hit(
+        self, record: LedgerRecord, log_fields: dict[str, Any], *, started_at: float, endpoint: str, served: Served
+    ) -> None:
+        """A cached answer: no reservation, no spend, but a ledger record and metrics like any other call."""
+        record.cache, record.status, record.cost_usd = "hit", 200, 0.0
+        record.model_served, record.provider = served.model, served.provider
+        record.latency_ms = round((time.perf_counter() - started_at) * 1000, 3)
+        self._metrics.observe_call(record, route=endpoint, upstream_s=0.0, overhead_s=record.latency_ms / 1000)
+        log_fields.update(cache="hit", model_served=record.model_served, cost_usd=0.0)
+        self._background.spawn(self._ledger.append(record))
 
     def _reconcilable(self, usages: list[Mapping[str, Any] | None], served: Served) -> str | None:
         # `Served` carries the first response's generation id only, so only a lone cut first stream (n=1, or the
@@ -194,7 +208,7 @@ class Settler:
         await self._persist(ticket, record)
 
     def _observe(self, record: LedgerRecord, timings: _Timings) -> None:
-        self._metrics.observe_call(record, route=ROUTE_CHAT, upstream_s=timings.upstream_s,
+        self._metrics.observe_call(record, route=timings.endpoint, upstream_s=timings.upstream_s,
                                    overhead_s=timings.overhead_s)
 
     async def _persist(self, ticket: Ticket, record: LedgerRecord) -> None:

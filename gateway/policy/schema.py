@@ -31,6 +31,15 @@ def _check_params(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+class CachePolicy(_Section):
+    """Exact-match response cache: off unless the policy, a task, an org or the request asks for it."""
+
+    enabled: bool = False
+    ttl_s: PositiveFloat = 3600.0
+    # Only requests that ask for a repeatable answer (temperature 0, or a seed) are served from the cache.
+    deterministic_only: bool = True
+
+
 class TaskPolicy(_Section):
     """A named task: which model serves it, what to try next, and the request defaults it imposes."""
 
@@ -41,6 +50,7 @@ class TaskPolicy(_Section):
     pin: list[str] = []
     timeout_s: PositiveFloat | None = None
     description: str | None = None
+    cache: CachePolicy | None = None
 
     _params_check = field_validator("params")(_check_params)
 
@@ -96,6 +106,7 @@ class OrgPolicy(_Section):
     deny: list[str] = []
     max_completion_tokens: PositiveInt | None = None
     tasks: dict[str, TaskOverride] = {}
+    cache: CachePolicy | None = None
 
     _cap_check = field_validator("max_completion_tokens", mode="before")(_no_null_cap)
 
@@ -136,3 +147,4 @@ class PolicyDocument(_Section):
     # "gateway": the gateway walks the fallback list itself (retries, breaker, per-model metrics).
     # "native": one upstream call with OpenRouter's `models` array, letting OpenRouter fail over.
     upstream_fallbacks: Literal["gateway", "native"] = "gateway"
+    cache: CachePolicy = CachePolicy()
