@@ -21,6 +21,8 @@ from gateway.admission import Limiter
 from gateway.alerts import AlertNotifier
 from gateway.auth.authenticator import Authenticator
 from gateway.background import BackgroundTasks
+from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
+from gateway.caching import ChatCache
 from gateway.catalogue import ModelCatalogue
 from gateway.embeddings import EmbeddingsProxy
 from gateway.errors import GatewayError, InvalidRequestError, NotFoundError
@@ -92,7 +94,8 @@ def create_app(
     reconciler = GenerationReconciler(upstream, timeout_s=settings.reconcile_timeout_s)
     settler = Settler(limiter, ledger, metrics, background, reconciler)
     front = Front(settings, authenticator, policies, catalogue, limiter, metrics)
-    proxy = ChatProxy(settings, front, ChatUpstream(upstream), resilience, settler)
+    cache_store: CacheStore = RedisCacheStore(store.redis) if store.redis is not None else MemoryCacheStore()
+    proxy = ChatProxy(settings, front, ChatUpstream(upstream), resilience, settler, ChatCache(cache_store))
     responses = ResponsesProxy(front, upstream, resilience, settler)
     embeddings = EmbeddingsProxy(front, upstream, resilience, settler)
     models = ModelRoutes(authenticator, catalogue)

@@ -7,24 +7,28 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from gateway.cache.record import StreamRecorder
+from gateway.cache.replay import replay_chat_stream
+from gateway.cache.response_cache import CACHE_HEADER, HIT, MISS
+from gateway.caching import CACHE_REQUEST_HEADER, CacheDecision, ChatCache
 from gateway.catalogue import CatalogueSnapshot
 from gateway.completions import Completion, merge_completions
 from gateway.errors import GatewayError
 from gateway.estimate import CostEstimate, estimate_prompt_tokens, requested_max_tokens, route_price
-from gateway.front import Front
+from gateway.front import Front, Routed
 from gateway.policy.compiler import OrgSettings
 from gateway.policy.cost_cap import fit_max_tokens
 from gateway.policy.policy import Policy, Route
 from gateway.resilience.outcome import Outcome, attempts_of
 from gateway.settings import Settings
-from gateway.settlement import Call, Served, Settler
+from gateway.settlement import ROUTE_CHAT, Call, Served, Settler
 from gateway.streaming.merge import StreamMerger
 from gateway.streaming.normalizer import ChatStreamNormalizer
 from gateway.streams import StreamDeadline, relay_fanout, relay_stream
@@ -75,8 +79,10 @@ class ChatProxy:
         upstream: ChatUpstream,
         resilience: Resilience,
         settler: Settler,
+        cache: ChatCache,
     ) -> None:
         self._settings = settings
+        self._cache = cache
         self._front = front
         self._upstream = upstream
         self._resilience = resilience
@@ -88,8 +94,15 @@ class ChatProxy:
         routed = await self._front.route(principal, body["model"])
         routed.policy.apply_params(body, routed.route)
         estimate = self._estimate(body, routed.route, routed.snapshot, routed.org)
-        n = int(body.get("n") or 1)
-        call = await self._front.admit(request, routed, body, estimate, copies=n)
+        decision = self._cache.decide(routed, request.headers.get(CACHE_REQUEST_HEADER), body)
+        if decision is not None:
+            return await self._through_cache(request, routed, body, estimate, decision)
+        call = await self._front.admit(request, routed, body, estimate, copies=int(body.get("n") or 1))
+        return await self._forward(routed, body, call, estimate)
+
+    async def _forward(self, routed: Routed, body: dict[str, Any], call: Call, estimate: CostEstimate) -> Response:
+        """Upstream and back: an admitted call always ends in the Settler, however it ends."""
+        n = call.record.n
         plan = self._resilience.plan(routed.policy, routed.route)
         self._shape_body(body, routed.route, routed.policy)
         try:
@@ -100,6 +113,66 @@ class ChatProxy:
             call.note_attempts(attempts_of(exc))
             self._settler.finish(call, status=exc.status, error_type=exc.type)
             raise
+
+    async def _through_cache(
+        self, request: Request, routed: Routed, body: dict[str, Any], estimate: CostEstimate, decision: CacheDecision
+    ) -> Response:
+        """A stored answer costs nothing; a miss goes upstream once however many identical requests wait on it."""
+        started_at = time.perf_counter()
+        stored = await self._cache.store.get(decision.key)
+        if stored is not None:
+            return self._cache_hit(request, routed, body, stored, started_at)
+        copies = int(body.get("n") or 1)
+        if body.get("stream"):
+            call = await self._front.admit(request, routed, body, estimate, copies=copies)
+            call.record.cache = MISS
+            response = await self._forward(routed, body, call, estimate)
+            if isinstance(response, StreamingResponse):
+                response.body_iterator = self._recording(response.body_iterator, decision)
+            response.headers[CACHE_HEADER] = MISS
+            return response
+
+        async def produce() -> tuple[bytes, Response]:
+            call = await self._front.admit(request, routed, body, estimate, copies=copies)
+            call.record.cache = MISS
+            response = await self._forward(routed, body, call, estimate)
+            return bytes(response.body), response
+
+        (content, response), leader = await self._cache.coalescer.run(decision.key, produce)
+        if not leader:
+            return self._cache_hit(request, routed, body, content, started_at)
+        await self._cache.store.put(decision.key, content, decision.ttl_s)
+        response.headers[CACHE_HEADER] = MISS
+        return response
+
+    def _cache_hit(
+        self, request: Request, routed: Routed, body: dict[str, Any], content: bytes, started_at: float
+    ) -> Response:
+        parsed = orjson.loads(content)
+        record, fields = self._front.start_record(request, routed, body)
+        served = Served(parsed.get("model"), parsed.get("provider"), parsed.get("id"))
+        self._settler.record_hit(record, fields, started_at=started_at, endpoint=ROUTE_CHAT, served=served)
+        route = routed.route
+        headers = {"x-gateway-model-requested": route.requested, "x-gateway-model-routed": route.models[0],
+                   "x-gateway-model-served": str(served.model or route.models[0]), "x-gateway-cost-usd": "0",
+                   CACHE_HEADER: HIT}
+        if route.task:
+            headers["x-gateway-task"] = route.task
+        if not body.get("stream"):
+            return Response(content, media_type="application/json", headers=headers)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        replay = replay_chat_stream(parsed, include_usage=include_usage)
+        return Response(replay, media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+
+    async def _recording(self, stream: AsyncIterable[Any], decision: CacheDecision) -> AsyncIterator[Any]:
+        """Relay a missed stream and keep its answer when it completed (with usage, so a JSON hit has it too)."""
+        recorder = StreamRecorder()
+        async for chunk in stream:
+            recorder.feed(chunk if isinstance(chunk, bytes) else str(chunk).encode())
+            yield chunk
+        completion = recorder.completion()
+        if completion is not None and completion.get("usage") is not None:
+            await self._cache.store.put(decision.key, orjson.dumps(completion), decision.ttl_s)
 
     @staticmethod
     def _shape_body(body: dict[str, Any], route: Route, policy: Policy) -> None:
