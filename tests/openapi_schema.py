@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,23 @@ from openapi_schema_validator import OAS31Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path("/work/shared/openai-openapi/openapi.json")
+
+def _find_spec() -> Path:
+    """OpenAI's spec lives in the shared/ folder beside the checkout (CI clones main with shared/ next to it)."""
+    relative = Path("openai-openapi") / "openapi.json"
+    candidates = [Path(os.environ["OPENAI_OPENAPI_SPEC"])] if os.environ.get("OPENAI_OPENAPI_SPEC") else []
+    candidates += [parent / "shared" / relative for parent in Path(__file__).resolve().parents]
+    candidates.append(Path("/work/shared") / relative)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        "OpenAI's OpenAPI spec was not found: put shared/openai-openapi/openapi.json beside the checkout "
+        "or set OPENAI_OPENAPI_SPEC to its path"
+    )
+
+
+SPEC_PATH = _find_spec()
 _SPEC_URI = "urn:openai-openapi"
 
 __all__ = ["ValidationError", "validate"]
