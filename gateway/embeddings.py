@@ -12,7 +12,7 @@ from gateway.completions import json_object_or_error
 from gateway.errors import GatewayError, InvalidRequestError
 from gateway.estimate import CHARS_PER_TOKEN, CostEstimate, route_price
 from gateway.front import Front
-from gateway.settlement import Served, Settler
+from gateway.settlement import Served, Settler, cost_header
 from gateway.upstream.chat import Payloads, Resilience
 from gateway.upstream.client import UpstreamClient
 
@@ -104,7 +104,7 @@ class EmbeddingsProxy:
                         generation_id or parsed.get("id"))
         self._settler.finish(call, status=200, usages=[usage], served=served)
         headers = call.response_headers()
-        headers["x-gateway-cost-usd"] = f"{call.record.cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
+        headers["x-gateway-cost-usd"] = cost_header(call.record.cost_usd)
         headers["x-gateway-model-served"] = served.model or outcome.model_used
         if "usage" in parsed and parsed["usage"].get("cost") is None:
             parsed["usage"] = usage  # tell the client what it cost, as OpenRouter does when it knows

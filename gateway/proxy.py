@@ -28,7 +28,7 @@ from gateway.policy.cost_cap import fit_max_tokens
 from gateway.policy.policy import Policy, Route
 from gateway.resilience.outcome import Outcome, attempts_of
 from gateway.settings import Settings
-from gateway.settlement import ROUTE_CHAT, Call, Served, Settler
+from gateway.settlement import ROUTE_CHAT, Call, Served, Settler, cost_header
 from gateway.streaming.merge import StreamMerger
 from gateway.streaming.normalizer import ChatStreamNormalizer
 from gateway.streams import StreamDeadline, relay_fanout, relay_stream
@@ -36,10 +36,6 @@ from gateway.upstream.chat import ChatUpstream, Payloads, Plan, Resilience
 from gateway.validation import validate_chat_request
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-
-
-def _cost_header(cost: float) -> str:
-    return f"{cost:.10f}".rstrip("0").rstrip(".") or "0"
 
 
 class _StreamEnd:
@@ -220,7 +216,7 @@ class ChatProxy:
         self._settler.finish(call, status=200, usages=[p.usage for p in parts], served=Served(
             first.parsed.get("model"), first.parsed.get("provider"), first.generation_id))
         headers = call.response_headers()
-        headers["x-gateway-cost-usd"] = _cost_header(call.record.cost_usd)
+        headers["x-gateway-cost-usd"] = cost_header(call.record.cost_usd)
         headers["x-gateway-model-served"] = str(first.parsed.get("model") or call.route.models[0])
         if first.generation_id:
             headers["x-generation-id"] = first.generation_id

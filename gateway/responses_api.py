@@ -17,11 +17,10 @@ from gateway.errors import GatewayError, InvalidRequestError, UpstreamError
 from gateway.estimate import CHARS_PER_TOKEN, CostEstimate, requested_max_tokens, route_price
 from gateway.front import Front, Routed
 from gateway.policy.policy import Route
-from gateway.settlement import Call, Served, Settler
+from gateway.settlement import Call, Served, Settler, cost_header
 from gateway.streaming.responses import ResponsesStreamTracker, chat_usage
-from gateway.upstream.chat import Payloads, Plan, Resilience
+from gateway.upstream.chat import Payloads, Plan, Resilience, open_event_stream
 from gateway.upstream.client import UpstreamClient
-from gateway.upstream.errors import translate_error
 
 RESPONSES_PATH = "/responses"
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -115,7 +114,7 @@ class ResponsesProxy:
         served = Served(str(parsed.get("model") or outcome.model_used), parsed.get("provider"), parsed.get("id"))
         self._settler.finish(call, status=200, usages=[chat_usage(parsed.get("usage"))], served=served)
         headers = call.response_headers()
-        headers["x-gateway-cost-usd"] = f"{call.record.cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
+        headers["x-gateway-cost-usd"] = cost_header(call.record.cost_usd)
         headers["x-gateway-model-served"] = served.model or outcome.model_used
         if served.generation_id:
             headers["x-generation-id"] = served.generation_id
@@ -123,20 +122,7 @@ class ResponsesProxy:
 
     async def _stream(self, payloads: Payloads, plan: Plan, call: Call, estimate: CostEstimate) -> Response:
         async def attempt(model: str) -> httpx.Response:
-            response = await self._upstream.post(
-                RESPONSES_PATH, payloads.for_model(model), stream=True, read_timeout_s=plan.idle_s
-            )
-            if response.status_code == 200 and response.headers.get("content-type", "").startswith(
-                "text/event-stream"
-            ):
-                return response
-            try:
-                content = await response.aread()
-            except httpx.HTTPError:
-                content = b""
-            finally:
-                await response.aclose()
-            raise translate_error(response.status_code, content, response.headers)
+            return await open_event_stream(self._upstream, RESPONSES_PATH, payloads.for_model(model), plan.idle_s)
 
         call.upstream_started_at = time.perf_counter()
         outcome = await plan.caller.call(

@@ -23,6 +23,11 @@ log = structlog.get_logger(__name__)
 ROUTE_CHAT = "chat.completions"
 
 
+def cost_header(cost: float) -> str:
+    """`x-gateway-cost-usd`: plain decimal USD, no exponent, no trailing zeros."""
+    return f"{cost:.10f}".rstrip("0").rstrip(".") or "0"
+
+
 @dataclass(slots=True)
 class Call:
     """One chat call in flight: its route, its reservation, its record, and its timings."""

@@ -80,6 +80,20 @@ class Payloads:
         return orjson.dumps({**self._body, "model": model})
 
 
+async def open_event_stream(client: UpstreamClient, path: str, payload: bytes, idle_s: float) -> httpx.Response:
+    """An SSE response ready to read, or the GatewayError the upstream answered with instead (before any byte)."""
+    response = await client.post(path, payload, stream=True, read_timeout_s=idle_s)
+    if response.status_code == 200 and response.headers.get("content-type", "").startswith("text/event-stream"):
+        return response
+    try:
+        body = await response.aread()
+    except httpx.HTTPError:
+        body = b""
+    finally:
+        await response.aclose()
+    raise translate_error(response.status_code, body, response.headers)
+
+
 class ChatUpstream:
     def __init__(self, client: UpstreamClient) -> None:
         self._client = client
@@ -100,17 +114,7 @@ class ChatUpstream:
         return [_as_outcome_or_error(result) for result in results]
 
     async def _open_once(self, payload: bytes, idle_s: float) -> httpx.Response:
-        """An SSE response ready to read, or the GatewayError the upstream answered with instead."""
-        response = await self._client.post(CHAT_PATH, payload, stream=True, read_timeout_s=idle_s)
-        if response.status_code == 200 and response.headers.get("content-type", "").startswith("text/event-stream"):
-            return response
-        try:
-            body = await response.aread()
-        except httpx.HTTPError:
-            body = b""
-        finally:
-            await response.aclose()
-        raise translate_error(response.status_code, body, response.headers)
+        return await open_event_stream(self._client, CHAT_PATH, payload, idle_s)
 
     async def open_stream(self, payloads: Payloads, plan: Plan) -> Outcome[httpx.Response]:
         async def attempt(model: str) -> httpx.Response:
