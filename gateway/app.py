@@ -112,7 +112,7 @@ def create_app(
         )]
         if settings.policy_file:
             tasks.append(asyncio.ensure_future(policies.watch()))
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            with contextlib.suppress(RuntimeError, ValueError):  # no signals outside the main thread (tests)
                 policies.install_sighup(asyncio.get_running_loop())
         await catalogue.current()  # warm the catalogue; an unreachable upstream only makes /readyz say so
         try:

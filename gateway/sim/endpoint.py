@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -72,7 +73,7 @@ async def json_delay(exchange: Exchange, kind: str | int | None) -> None:
         await asyncio.sleep(delay / 1000)
 
 
-class GenerationEndpoint:
+class GenerationEndpoint(ABC):
     """One generation API; subclasses override the hooks below `handle`."""
 
     api_type = "completions"
@@ -126,8 +127,8 @@ class GenerationEndpoint:
     def validate(self, body: dict[str, Any]) -> None:
         validate_request(body)
 
-    def check_models(self, body: dict[str, Any], slugs: list[str]) -> None:
-        """Refuse models this API cannot use (after the ids are known to exist)."""
+    def check_models(self, body: dict[str, Any], slugs: list[str]) -> None:  # noqa: B027 - optional hook
+        """Refuse models this API cannot use (after the ids are known to exist); chat can use any."""
 
     def count_prompt(self, body: dict[str, Any]) -> int:
         return count_prompt_tokens(body)
@@ -139,11 +140,13 @@ class GenerationEndpoint:
         target = attempt.target
         return plan_answer(body, target.spec, target.variant, attempt.endpoint.dialect, knobs.completion_tokens)
 
+    @abstractmethod
     async def render_json(self, exchange: Exchange, api_key: str) -> ASGIApp:
-        raise NotImplementedError
+        """The non-streaming answer."""
 
+    @abstractmethod
     def producer(self, exchange: Exchange, api_key: str) -> Producer:
-        raise NotImplementedError
+        """The streaming answer's event producer."""
 
     # Shared machinery --------------------------------------------------------------------------------
 
