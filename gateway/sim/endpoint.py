@@ -144,9 +144,9 @@ class GenerationEndpoint(ABC):
     async def render_json(self, exchange: Exchange, api_key: str) -> ASGIApp:
         """The non-streaming answer."""
 
-    @abstractmethod
     def producer(self, exchange: Exchange, api_key: str) -> Producer:
-        """The streaming answer's event producer."""
+        """The streaming answer's event producer; endpoints that stream override it (embeddings never do)."""
+        raise SimError(400, "This endpoint does not support streaming", None)
 
     # Shared machinery --------------------------------------------------------------------------------
 
