@@ -78,9 +78,9 @@ class EmbeddingsProxy:
     async def embeddings(self, request: Request) -> Response:
         principal, body = await self._front.open(request)
         validate_embeddings_request(body)
-        routed = await self._front.route(principal, body["model"])
+        routed = await self._front.route(principal, body)
         body["model"] = routed.route.models[0]
-        price = route_price(routed.snapshot, routed.route.models)
+        price = route_price(routed.snapshot, routed.priced_models)
         estimate = CostEstimate(prompt_tokens=_input_tokens(body["input"]), completion_tokens=0, price=price)
         record_view = {"messages": body["input"], "model": body["model"], "dimensions": body.get("dimensions")}
         call = await self._front.admit(request, routed, record_view, estimate, endpoint="embeddings")
@@ -106,7 +106,7 @@ class EmbeddingsProxy:
         headers = call.response_headers()
         headers["x-gateway-cost-usd"] = cost_header(call.record.cost_usd)
         headers["x-gateway-model-served"] = served.model or outcome.model_used
-        if "usage" in parsed and parsed["usage"].get("cost") is None:
+        if isinstance(parsed.get("usage"), dict) and parsed["usage"].get("cost") is None:
             parsed["usage"] = usage  # tell the client what it cost, as OpenRouter does when it knows
             content = orjson.dumps(parsed)
         return Response(content, media_type="application/json", headers=headers)

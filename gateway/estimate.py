@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.catalogue import CatalogueSnapshot, ModelPrice
+from gateway.policy.compiler import OrgSettings
+from gateway.policy.cost_cap import fit_max_tokens
+from gateway.policy.policy import Route
 
 # ~4 characters per token for English text in common tokenizers; rounding up keeps it an upper-ish bound.
 CHARS_PER_TOKEN = 4
@@ -47,14 +50,6 @@ def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     return total
 
 
-def requested_max_tokens(body: Mapping[str, Any]) -> int | None:
-    for key in ("max_completion_tokens", "max_tokens"):
-        value = body.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class CostEstimate:
     prompt_tokens: int
@@ -81,3 +76,32 @@ def route_price(snapshot: CatalogueSnapshot | None, models: Sequence[str]) -> Mo
     if not prices:
         return ModelPrice(0.0, 0.0)
     return ModelPrice(max(p.prompt for p in prices), max(p.completion for p in prices))
+
+
+def plan_completion(
+    body: dict[str, Any],
+    *,
+    keys: Sequence[str],
+    route: Route,
+    snapshot: CatalogueSnapshot | None,
+    org: OrgSettings,
+    prompt_tokens: int,
+    price: ModelPrice,
+) -> int:
+    """The completion tokens to reserve; a task's `max_cost_usd` clamps the request's limit to what fits.
+
+    `keys` are the body fields that limit the answer, in precedence order (chat: max_completion_tokens then
+    max_tokens; Responses: max_output_tokens). When the cap lowers the limit, the body is changed to say so.
+    """
+    requested = next((body[key] for key in keys if isinstance(body.get(key), int)
+                      and not isinstance(body.get(key), bool) and body[key] > 0), None)
+    model_cap = snapshot.max_output_tokens(route.models[0]) if snapshot else None
+    completion = requested or min(org.max_completion_tokens, model_cap or org.max_completion_tokens)
+    if route.max_cost_usd is None:
+        return completion
+    fitted = fit_max_tokens(max_cost_usd=route.max_cost_usd, prompt_tokens=prompt_tokens, prompt_price=price.prompt,
+                            completion_price=price.completion, requested=requested, model_cap=model_cap)
+    if fitted is None or fitted == requested:
+        return completion
+    body[next((key for key in keys if key in body), keys[-1])] = fitted
+    return fitted

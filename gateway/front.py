@@ -13,7 +13,7 @@ from gateway.admission import Limiter
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.principal import Principal
 from gateway.catalogue import CatalogueSnapshot, ModelCatalogue
-from gateway.errors import ModelNotFoundError
+from gateway.errors import InvalidRequestError, ModelNotFoundError
 from gateway.estimate import CostEstimate
 from gateway.metering.record import LedgerRecord
 from gateway.metrics import Metrics
@@ -35,6 +35,12 @@ class Routed:
     route: Route
     snapshot: CatalogueSnapshot | None
     org: OrgSettings
+    client_models: tuple[str, ...] = ()  # OpenRouter's `models` fallback array, as the client sent it (resolved)
+
+    @property
+    def priced_models(self) -> tuple[str, ...]:
+        """Every model that may end up answering: reservations are priced at the dearest."""
+        return self.route.models + self.client_models
 
 
 class Front:
@@ -59,16 +65,34 @@ class Front:
         principal = await self._auth.authenticate(request.headers.get("authorization"))
         return principal, parse_json_object(await request.body())
 
-    async def route(self, principal: Principal, model: str) -> Routed:
-        """Policy rewriting and access, then the catalogue check: an unknown model never goes upstream."""
+    async def route(self, principal: Principal, body: dict[str, Any]) -> Routed:
+        """Policy rewriting and access, then the catalogue check: an unknown model never goes upstream.
+
+        OpenRouter's own `models` fallback array gets the same treatment as `model`: each entry is resolved
+        (aliases, `openrouter/` prefix), must be allowed for the org and known, and is priced into the
+        reservation; otherwise it would be a way round the org's allow-list and its budget estimate.
+        """
         policy = self._policies.current
-        route = policy.resolve(model, principal.org)
+        route = policy.resolve(body["model"], principal.org)
         snapshot = await self._catalogue.current()
-        if snapshot is not None and not snapshot.knows(route.models[0]):
+        self._check_known(snapshot, route.models[0], "model")
+        client_models: tuple[str, ...] = ()
+        if "models" in body:
+            listed = body["models"]
+            if not isinstance(listed, list) or not all(isinstance(m, str) and m for m in listed):
+                raise InvalidRequestError("'models' must be an array of model ids.", param="models")
+            client_models = tuple(policy.resolve(m, principal.org).models[0] for m in listed)
+            for model in client_models:
+                self._check_known(snapshot, model, "models")
+            body["models"] = list(client_models)
+        return Routed(principal, policy, route, snapshot, policy.org_settings(principal.org), client_models)
+
+    @staticmethod
+    def _check_known(snapshot: CatalogueSnapshot | None, model: str, param: str) -> None:
+        if snapshot is not None and not snapshot.knows(model):
             raise ModelNotFoundError(
-                f"The model '{route.models[0]}' does not exist or you do not have access to it.", param="model"
+                f"The model '{model}' does not exist or you do not have access to it.", param=param
             )
-        return Routed(principal, policy, route, snapshot, policy.org_settings(principal.org))
 
     def start_record(
         self, request: Request, routed: Routed, record_body: Mapping[str, Any]

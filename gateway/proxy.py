@@ -18,13 +18,10 @@ from gateway.cache.record import StreamRecorder
 from gateway.cache.replay import replay_chat_stream
 from gateway.cache.response_cache import CACHE_HEADER, HIT, MISS
 from gateway.caching import CACHE_REQUEST_HEADER, CacheDecision, ChatCache
-from gateway.catalogue import CatalogueSnapshot
 from gateway.completions import Completion, merge_completions
 from gateway.errors import GatewayError
-from gateway.estimate import CostEstimate, estimate_prompt_tokens, requested_max_tokens, route_price
+from gateway.estimate import CostEstimate, estimate_prompt_tokens, plan_completion, route_price
 from gateway.front import Front, Routed
-from gateway.policy.compiler import OrgSettings
-from gateway.policy.cost_cap import fit_max_tokens
 from gateway.policy.policy import Policy, Route
 from gateway.resilience.outcome import Outcome, attempts_of
 from gateway.settings import Settings
@@ -45,14 +42,14 @@ class _StreamEnd:
         self._call = call
         self._settler = settler
         self._estimate = estimate
+        self.generation_id: str | None = None  # from the upstream's header: known even if no chunk arrived
 
     def first_event(self) -> None:
         self._call.first_event()
 
     def done(self, normalizers: Sequence[ChatStreamNormalizer], cancelled: bool) -> None:
-        estimated = sum(
-            self._estimate.cost_of(n.completion_chars) for n in normalizers if n.usage is None and n.completion_chars
-        )
+        # Without usage the prompt was still billed (a stream cut before its first token too): estimate it all.
+        estimated = sum(self._estimate.cost_of(n.completion_chars) for n in normalizers if n.usage is None)
         errors = [n.error for n in normalizers if n.error is not None]
         first = normalizers[0]
         self._call.log_fields["stream_error"] = errors[0].get("code") if errors else None
@@ -60,7 +57,7 @@ class _StreamEnd:
             self._call,
             status=200,
             usages=[n.usage for n in normalizers],
-            served=Served(first.model, first.provider, first.generation_id),
+            served=Served(first.model, first.provider, first.generation_id or self.generation_id),
             error_type=str(errors[0].get("type")) if errors else None,
             estimated_cost_usd=estimated,
             cancelled=cancelled,
@@ -87,9 +84,9 @@ class ChatProxy:
     async def chat_completions(self, request: Request) -> Response:
         principal, body = await self._front.open(request)
         validate_chat_request(body, max_n=self._settings.max_n)
-        routed = await self._front.route(principal, body["model"])
+        routed = await self._front.route(principal, body)
         routed.policy.apply_params(body, routed.route)
-        estimate = self._estimate(body, routed.route, routed.snapshot, routed.org)
+        estimate = self._estimate(body, routed)
         decision = self._cache.decide(routed, request.headers.get(CACHE_REQUEST_HEADER), body)
         if decision is not None:
             return await self._through_cache(request, routed, body, estimate, decision)
@@ -128,13 +125,22 @@ class ChatProxy:
             response.headers[CACHE_HEADER] = MISS
             return response
 
-        async def produce() -> tuple[bytes, Response]:
-            call = await self._front.admit(request, routed, body, estimate, copies=copies)
+        async def produce() -> tuple[bytes, Response] | GatewayError:
+            try:
+                call = await self._front.admit(request, routed, body, estimate, copies=copies)
+            except GatewayError as refused:
+                return refused  # this caller's limits said no; each waiter is judged by its own below
             call.record.cache = MISS
             response = await self._forward(routed, body, call, estimate)
             return bytes(response.body), response
 
-        (content, response), leader = await self._cache.coalescer.run(decision.key, produce)
+        result, leader = await self._cache.coalescer.run(decision.key, produce)
+        if isinstance(result, GatewayError):
+            if leader:
+                raise result
+            call = await self._front.admit(request, routed, body, estimate, copies=copies)
+            return await self._forward(routed, body, call, estimate)
+        content, response = result
         if not leader:
             return self._cache_hit(request, routed, body, content, started_at)
         await self._cache.store.put(decision.key, content, decision.ttl_s)
@@ -177,23 +183,13 @@ class ChatProxy:
         if policy.document.upstream_fallbacks == "native" and len(route.models) > 1 and "models" not in body:
             body["models"] = list(route.models[1:])  # let OpenRouter walk the fallbacks itself
 
-    def _estimate(
-        self, body: dict[str, Any], route: Route, snapshot: CatalogueSnapshot | None, org: OrgSettings
-    ) -> CostEstimate:
-        """Worst case for the reservation; a task's max_cost_usd clamps max_tokens to what fits (or rejects)."""
-        price = route_price(snapshot, route.models)
+    @staticmethod
+    def _estimate(body: dict[str, Any], routed: Routed) -> CostEstimate:
+        """Worst case for the reservation, priced at the dearest model that may answer."""
+        price = route_price(routed.snapshot, routed.priced_models)
         prompt_tokens = estimate_prompt_tokens(body)
-        requested = requested_max_tokens(body)
-        model_cap = snapshot.max_output_tokens(route.models[0]) if snapshot else None
-        completion = requested or min(org.max_completion_tokens, model_cap or org.max_completion_tokens)
-        if route.max_cost_usd is not None:
-            fitted = fit_max_tokens(max_cost_usd=route.max_cost_usd, prompt_tokens=prompt_tokens,
-                                    prompt_price=price.prompt, completion_price=price.completion,
-                                    requested=requested, model_cap=model_cap)
-            if fitted is not None and fitted != requested:
-                key = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
-                body[key] = fitted
-                completion = fitted
+        completion = plan_completion(body, keys=("max_completion_tokens", "max_tokens"), route=routed.route,
+                                     snapshot=routed.snapshot, org=routed.org, prompt_tokens=prompt_tokens, price=price)
         return CostEstimate(prompt_tokens=prompt_tokens, completion_tokens=completion, price=price)
 
     async def _complete(self, payloads: Payloads, plan: Plan, call: Call, n: int) -> Response:
@@ -236,7 +232,7 @@ class ChatProxy:
             call.note_attempts(outcome.attempts)
             headers["x-gateway-model-served"] = outcome.model_used
             if generation_id := outcome.value.headers.get("x-generation-id"):
-                headers["x-generation-id"] = generation_id
+                headers["x-generation-id"] = observer.generation_id = generation_id
             normalizer = ChatStreamNormalizer(include_usage=include_usage)
             stream = relay_stream(outcome.value, normalizer, deadline, observer)
             return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

@@ -14,7 +14,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gateway.completions import json_object_or_error
 from gateway.errors import GatewayError, InvalidRequestError, UpstreamError
-from gateway.estimate import CHARS_PER_TOKEN, CostEstimate, requested_max_tokens, route_price
+from gateway.estimate import CHARS_PER_TOKEN, CostEstimate, plan_completion, route_price
 from gateway.front import Front, Routed
 from gateway.policy.policy import Route
 from gateway.settlement import Call, Served, Settler, cost_header
@@ -64,13 +64,13 @@ def apply_task_params(body: dict[str, Any], route: Route) -> None:
 
 
 def _estimate(body: dict[str, Any], routed: Routed) -> CostEstimate:
+    """Worst case for the reservation; a task's max_cost_usd clamps max_output_tokens as it does max_tokens."""
     text = body["input"] if isinstance(body["input"], str) else orjson.dumps(body["input"]).decode()
     prompt = -(-(len(text) + len(str(body.get("instructions") or ""))) // CHARS_PER_TOKEN)
-    requested = body.get("max_output_tokens") if isinstance(body.get("max_output_tokens"), int) else None
-    requested = requested or requested_max_tokens(body)
-    completion = requested or routed.org.max_completion_tokens
-    return CostEstimate(prompt_tokens=prompt, completion_tokens=completion,
-                        price=route_price(routed.snapshot, routed.route.models))
+    price = route_price(routed.snapshot, routed.priced_models)
+    completion = plan_completion(body, keys=("max_output_tokens",), route=routed.route, snapshot=routed.snapshot,
+                                 org=routed.org, prompt_tokens=prompt, price=price)
+    return CostEstimate(prompt_tokens=prompt, completion_tokens=completion, price=price)
 
 
 class ResponsesProxy:
@@ -83,7 +83,7 @@ class ResponsesProxy:
     async def responses(self, request: Request) -> Response:
         principal, body = await self._front.open(request)
         validate_responses_request(body)
-        routed = await self._front.route(principal, body["model"])
+        routed = await self._front.route(principal, body)
         apply_task_params(body, routed.route)
         estimate = _estimate(body, routed)
         record_view = {**body, "messages": body["input"], "max_tokens": body.get("max_output_tokens")}
@@ -132,10 +132,12 @@ class ResponsesProxy:
         headers = {**call.response_headers(), **_SSE_HEADERS, "x-gateway-model-served": outcome.model_used}
         if generation_id := outcome.value.headers.get("x-generation-id"):
             headers["x-generation-id"] = generation_id
-        stream = self._relay(outcome.value, call, estimate)
+        stream = self._relay(outcome.value, call, estimate, generation_id)
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
-    async def _relay(self, response: httpx.Response, call: Call, estimate: CostEstimate) -> AsyncIterator[bytes]:
+    async def _relay(
+        self, response: httpx.Response, call: Call, estimate: CostEstimate, generation_id: str | None
+    ) -> AsyncIterator[bytes]:
         tracker = ResponsesStreamTracker()
         cancelled = True
         try:
@@ -153,10 +155,11 @@ class ResponsesProxy:
             cancelled = False
         finally:
             await response.aclose()
+            # Without usage the prompt was still billed (a stream cut before its first event too): estimate it all.
             estimated = estimate.cost_of(tracker.completion_chars) if tracker.usage is None else 0.0
             self._settler.finish(
                 call, status=200, usages=[tracker.usage],
-                served=Served(tracker.model, None, tracker.generation_id),
+                served=Served(tracker.model, None, tracker.generation_id or generation_id),
                 error_type="api_error" if tracker.error else None,
-                estimated_cost_usd=estimated if tracker.completion_chars else 0.0, cancelled=cancelled,
+                estimated_cost_usd=estimated, cancelled=cancelled,
             )

@@ -52,10 +52,23 @@ def _since(request: Request) -> date | None:
         raise InvalidRequestError(f"'since' must be a date as YYYY-MM-DD, got '{text}'", param="since") from None
 
 
+def _within_policy(changes: dict[str, tuple[object, float | int | None]]) -> None:
+    """An org's own admins may tighten what the policy file grants, never loosen it: raising a budget or limit
+    above the policy's figure is for operators (`gateway budget|limits set`, which needs Redis access)."""
+    for name, (change, ceiling) in changes.items():
+        if isinstance(change, int | float) and not isinstance(change, bool) and ceiling is not None \
+                and change > ceiling:
+            raise PermissionDeniedError(
+                f"'{name}' may not exceed the policy's {ceiling:g} for this organization; ask an operator to "
+                "raise it", param=name,
+            )
+
+
 class AdminRoutes:
     def __init__(self, authenticator: Authenticator, limiter: LimiterBackend, policies: PolicyStore) -> None:
         self._auth = authenticator
         self._service = AdminService(limiter, lambda: policies.current)
+        self._policies = policies
 
     def routes(self) -> list[Route]:
         return [
@@ -89,6 +102,9 @@ class AdminRoutes:
 
     async def _put_budget(self, request: Request, org: str, principal: Principal) -> View:
         update = budget_update_from_body(await _json_body(request))
+        settings = self._policies.current.org_settings(org)
+        _within_policy({"daily_usd": (update.daily_usd, settings.daily_budget_usd),
+                        "monthly_usd": (update.monthly_usd, settings.monthly_budget_usd)})
         view = await self._service.set_budget(org, update)
         # Who changed money limits, and to what, belongs in the log for audit.
         log.info("admin.budget_set", org=org, subject=principal.subject, daily_usd=view["daily_usd"]["override"],
@@ -100,6 +116,9 @@ class AdminRoutes:
 
     async def _put_limits(self, request: Request, org: str, principal: Principal) -> View:
         update = limits_update_from_body(await _json_body(request))
+        settings = self._policies.current.org_settings(org)
+        _within_policy({"rpm": (update.rpm, settings.rpm), "tpm": (update.tpm, settings.tpm),
+                        "max_concurrent": (update.max_concurrent, settings.max_concurrent)})
         view = await self._service.set_limits(org, update)
         log.info("admin.limits_set", org=org, subject=principal.subject,
                  **{name: view[name]["override"] for name in ("rpm", "tpm", "max_concurrent")})

@@ -208,3 +208,13 @@ def test_malformed_json_is_a_400(call: Call) -> None:
     response = call("PUT", "/admin/orgs/acme/budget", content=b"{daily_usd: 1")
     assert_error(response, 400, "invalid_request_error")
     assert "not valid JSON" in response.json()["error"]["message"]
+
+
+def test_org_admins_may_tighten_but_not_loosen_the_policy(call: Call, clean_redis: str) -> None:
+    # The policy grants acme $10/day, $200/month, 50,000 tpm and (by default) 60 rpm.
+    raised = call("PUT", "/admin/orgs/acme/budget", json={"daily_usd": 10.01})
+    assert_error(raised, 403, "permission_error", "daily_usd")
+    assert_error(call("PUT", "/admin/orgs/acme/limits", json={"rpm": 61}), 403, "permission_error", "rpm")
+    assert overrides(clean_redis, "acme") == (None, None)  # nothing was written
+    assert call("PUT", "/admin/orgs/acme/budget", json={"daily_usd": 10}).status_code == 200
+    assert call("PUT", "/admin/orgs/acme/limits", json={"tpm": 1000, "max_concurrent": 5}).status_code == 200
