@@ -107,8 +107,14 @@ def _pids_that_served(directory: Path) -> set[str]:
 
 def test_metrics_from_two_workers_equal_the_ledger(served: tuple[str, redis.Redis, str, Path]) -> None:
     url, client, stream_key, metrics_dir = served
-    with ThreadPoolExecutor(ROUNDS) as pool:
-        calls = sum(pool.map(lambda i: _round(url, i), range(ROUNDS)))
+    calls = 0
+    # The kernel hands connections to whichever worker accepts first, so one worker may take a whole burst:
+    # keep sending (bounded) until both have served, so that the merge across workers is really exercised.
+    for burst in range(10):
+        with ThreadPoolExecutor(ROUNDS) as pool:
+            calls += sum(pool.map(lambda i: _round(url, i), range(burst * ROUNDS, (burst + 1) * ROUNDS)))
+        if len(_pids_that_served(metrics_dir)) == 2:
+            break
     wait_for(lambda: client.xlen(stream_key) >= calls, f"{calls} ledger records")
     records = _ledger(client, stream_key)
     assert len(records) == calls
