@@ -74,11 +74,11 @@ def _wait_http(url: str, timeout: float = 30) -> None:
 
 
 @contextmanager
-def _process(args: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+def _process(args: list[str], env: dict[str, str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
     child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
     try:
         _wait_http(ready_url)
-        yield
+        yield child
     finally:
         child.terminate()
         child.wait(timeout=15)
