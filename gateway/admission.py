@@ -69,7 +69,9 @@ class Limiter:
             org=principal.org,
             subject=principal.subject,
             org_limits=RateLimits(rpm=org.rpm, tpm=org.tpm, max_concurrent=org.max_concurrent),
-            subject_limits=RateLimits(),
+            subject_limits=RateLimits(
+                rpm=org.subject_rpm, tpm=org.subject_tpm, max_concurrent=org.subject_max_concurrent
+            ),
             budget=budget,
             tokens=estimate.tokens * copies,
             reserve_usd=estimate.worst_case_usd * copies,

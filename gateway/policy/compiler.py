@@ -18,7 +18,10 @@ from gateway.policy.schema import OrgPolicy, PolicyDocument, TaskOverride, TaskP
 Loc = tuple[str | int, ...]
 # Null in an override means "none" only where the task itself allows none; elsewhere it means "keep the task's".
 _NULLABLE_TASK_FIELDS = frozenset({"max_cost_usd", "timeout_s", "description"})
-_LIMIT_FIELDS = ("rpm", "tpm", "max_concurrent", "daily_budget_usd", "monthly_budget_usd", "max_completion_tokens")
+_LIMIT_FIELDS = (
+    "rpm", "tpm", "max_concurrent", "subject_rpm", "subject_tpm", "subject_max_concurrent",
+    "daily_budget_usd", "monthly_budget_usd", "max_completion_tokens",
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class OrgSettings:
     rpm: int | None
     tpm: int | None
     max_concurrent: int | None
+    subject_rpm: int | None  # the same limits for each user (JWT subject) of the org
+    subject_tpm: int | None
+    subject_max_concurrent: int | None
     daily_budget_usd: float | None
     monthly_budget_usd: float | None
     max_completion_tokens: int

@@ -84,6 +84,10 @@ class Defaults(_Section):
     rpm: PositiveInt | None = 600
     tpm: PositiveInt | None = 1_000_000
     max_concurrent: PositiveInt | None = None
+    # Per user (JWT subject) within an org; null means only the org's limits apply.
+    subject_rpm: PositiveInt | None = None
+    subject_tpm: PositiveInt | None = None
+    subject_max_concurrent: PositiveInt | None = None
     daily_budget_usd: PositiveFloat | None = None
     monthly_budget_usd: PositiveFloat | None = None
     allow: list[str] = ["*"]
@@ -100,6 +104,9 @@ class OrgPolicy(_Section):
     rpm: PositiveInt | None = None
     tpm: PositiveInt | None = None
     max_concurrent: PositiveInt | None = None
+    subject_rpm: PositiveInt | None = None
+    subject_tpm: PositiveInt | None = None
+    subject_max_concurrent: PositiveInt | None = None
     daily_budget_usd: PositiveFloat | None = None
     monthly_budget_usd: PositiveFloat | None = None
     allow: list[str] | None = None
