@@ -33,6 +33,7 @@ class Store:
     redis: aioredis.Redis | None
     resilient: ResilientLimiter | None
     owns_redis: bool
+    shared: RedisLimiterBackend | None = None  # owns a pipelined connection of its own, whoever owns `redis`
 
     @property
     def kind(self) -> str:
@@ -53,6 +54,8 @@ class Store:
         return report.alerts
 
     async def aclose(self) -> None:
+        if self.shared is not None:
+            await self.shared.aclose()
         if self.redis is not None and self.owns_redis:
             with contextlib.suppress(Exception):
                 await self.redis.aclose()
@@ -65,7 +68,6 @@ def open_store(settings: Settings, redis: aioredis.Redis | None = None) -> Store
     client = redis if redis is not None else connect_redis(str(settings.redis_url), settings.redis_max_connections)
     # One spool file per process: workers never append to or claim each other's file.
     spool = SettlementSpool(Path(settings.spool_dir) / f"settlements-{os.getpid()}.jsonl")
-    resilient = ResilientLimiter(
-        RedisLimiterBackend(client), MemoryLimiterBackend(), spool, fail_mode=settings.store_fail_mode
-    )
-    return Store(resilient, client, resilient, owns_redis=owns)
+    shared = RedisLimiterBackend(client)
+    resilient = ResilientLimiter(shared, MemoryLimiterBackend(), spool, fail_mode=settings.store_fail_mode)
+    return Store(resilient, client, resilient, owns_redis=owns, shared=shared)

@@ -40,7 +40,9 @@ async def redis_limiter(url: str) -> AsyncIterator[RedisLimiterBackend]:
         )
     except ValueError as exc:
         raise ConnectionSetupError(f"REDIS_URL {redacted(url)!r} is not a usable Redis URL: {exc}") from exc
+    backend = RedisLimiterBackend(client)
     try:
-        yield RedisLimiterBackend(client)
+        yield backend
     finally:
+        await backend.aclose()
         await client.aclose()

@@ -1,4 +1,8 @@
-"""LimiterBackend on Redis: one Lua script per admission and one per settlement, Redis server time throughout."""
+"""LimiterBackend on Redis: one Lua script per admission and one per settlement, Redis server time throughout.
+
+The scripts go over one auto-pipelined connection (`PipelinedRedis`) when the client speaks plain TCP, so the hot
+path pays no connection-pool checkout and concurrent calls share writes; admin commands use the redis-py client.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from gateway.errors import ServiceUnavailableError
 from gateway.limits.keys import ORGS_INDEX, OrgKeys
 from gateway.limits.overrides import decode_overrides, encode_budget, encode_limits
 from gateway.limits.periods import periods_at
-from gateway.limits.scripts import Scripts
+from gateway.limits.pipelined import PipelinedRedis
+from gateway.limits.scripts import PipelinedScripts, RedisPyScripts, ScriptRunner, Scripts
 from gateway.limits.types import (
     Admission,
     AdmissionRequest,
@@ -89,7 +94,11 @@ class RedisLimiterBackend:
 
     def __init__(self, client: aioredis.Redis, *, idempotency_ttl_s: float = DEFAULT_IDEMPOTENCY_TTL_S) -> None:
         self._client = client
-        self._scripts = Scripts.register(client)
+        self._scripts = Scripts.load()
+        self._pipelined = PipelinedRedis.mirroring(client)
+        self._runner: ScriptRunner = (
+            PipelinedScripts(self._pipelined) if self._pipelined is not None else RedisPyScripts(client)
+        )
         self._idempotency_ttl_ms = int(idempotency_ttl_s * 1000)
 
     async def admit(self, request: AdmissionRequest) -> Admission:
@@ -124,7 +133,7 @@ class RedisLimiterBackend:
             str(int(request.reservation_ttl_s * 1000)),
         ]
         with store_errors():
-            raw = await self._scripts.admit(keys=keys, args=args)
+            raw = await self._runner.run(self._scripts.admit, keys, args)
         allowed, reason, retry, rl, rr, rs, tl, tr, ts = (_text(v) for v in raw)
         return Admission(
             allowed=allowed == "1",
@@ -165,7 +174,7 @@ class RedisLimiterBackend:
             str(self._idempotency_ttl_ms),
         ]
         with store_errors():
-            raw = await self._scripts.settle(keys=keys, args=args)
+            raw = await self._runner.run(self._scripts.settle, keys, args)
         fields = [_text(v) for v in raw[1:]]
         return [
             BudgetAlert(
@@ -184,7 +193,7 @@ class RedisLimiterBackend:
         sub = keys_.subject(subject)
         keys = [keys_.reservations, keys_.reservation_expiry, keys_.reserved, sub.inflight, keys_.tpm, sub.tpm]
         with store_errors():
-            await self._scripts.release(keys=keys, args=[request_id])
+            await self._runner.run(self._scripts.release, keys, [request_id])
 
     async def spend(self, org: str) -> SpendSummary:
         keys_ = OrgKeys(org)
@@ -197,7 +206,7 @@ class RedisLimiterBackend:
             keys_.spend_by_model,
         ]
         with store_errors():
-            raw = await self._scripts.summary(keys=keys, args=[])
+            raw = await self._runner.run(self._scripts.summary, keys, [])
         periods = periods_at(float(_text(raw[0])) / 1000)
         by_day = _pairs(raw[3])
         by_month = _pairs(raw[4])
@@ -250,8 +259,16 @@ class RedisLimiterBackend:
             await self._client.delete(OrgKeys(org).override)
             await self._client.srem(ORGS_INDEX, org)
 
+    async def aclose(self) -> None:
+        """Close the pipelined connection; the redis-py client belongs to whoever made it."""
+        if self._pipelined is not None:
+            await self._pipelined.aclose()
+
     async def ping(self) -> bool:
+        """Asks over the connection admissions use, so readiness reflects the path requests take."""
         try:
+            if self._pipelined is not None:
+                return bool(await self._pipelined.execute(b"PING"))
             return bool(await self._client.ping())
         except STORE_DOWN:
             return False

@@ -1,12 +1,17 @@
-"""The Lua scripts, read from package files and registered for EVALSHA (with EVAL fallback on NOSCRIPT)."""
+"""The Lua scripts, read from package files and run by EVALSHA (with EVAL on NOSCRIPT), on either Redis client."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
+from redis import exceptions as redis_errors
+
+from gateway.limits.pipelined import Arg, PipelinedRedis
 
 
 def source(name: str) -> str:
@@ -15,18 +20,62 @@ def source(name: str) -> str:
     return package.joinpath("common.lua").read_text() + "\n" + package.joinpath(name).read_text()
 
 
-@dataclass(frozen=True)
-class Scripts:
-    admit: AsyncScript
-    settle: AsyncScript
-    release: AsyncScript
-    summary: AsyncScript
+@dataclass(frozen=True, slots=True)
+class LuaScript:
+    body: bytes
+    sha: str
 
     @classmethod
-    def register(cls, client: aioredis.Redis) -> Scripts:
+    def of(cls, body: bytes) -> LuaScript:
+        return cls(body, hashlib.sha1(body).hexdigest())  # SHA-1: the script id Redis itself uses
+
+    @classmethod
+    def load(cls, name: str) -> LuaScript:
+        return cls.of(source(name).encode())
+
+
+class ScriptRunner(Protocol):
+    async def run(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any: ...
+
+
+class PipelinedScripts:
+    """On the hot path: the auto-pipelined connection."""
+
+    def __init__(self, connection: PipelinedRedis) -> None:
+        self._connection = connection
+
+    async def run(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        try:
+            return await self._connection.execute(b"EVALSHA", script.sha, len(keys), *keys, *args)
+        except redis_errors.NoScriptError:  # a restarted or flushed Redis: EVAL loads it again
+            return await self._connection.execute(b"EVAL", script.body, len(keys), *keys, *args)
+
+
+class RedisPyScripts:
+    """Where the pipelined connection cannot go (TLS, unix sockets): redis-py's pool."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+
+    async def run(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        try:
+            return await self._client.evalsha(script.sha, len(keys), *keys, *args)
+        except redis_errors.NoScriptError:
+            return await self._client.eval(script.body, len(keys), *keys, *args)
+
+
+@dataclass(frozen=True)
+class Scripts:
+    admit: LuaScript
+    settle: LuaScript
+    release: LuaScript
+    summary: LuaScript
+
+    @classmethod
+    def load(cls) -> Scripts:
         return cls(
-            admit=client.register_script(source("admit.lua")),
-            settle=client.register_script(source("settle.lua")),
-            release=client.register_script(source("release.lua")),
-            summary=client.register_script(source("summary.lua")),
+            admit=LuaScript.load("admit.lua"),
+            settle=LuaScript.load("settle.lua"),
+            release=LuaScript.load("release.lua"),
+            summary=LuaScript.load("summary.lua"),
         )
