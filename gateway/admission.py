@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 
 import structlog
@@ -65,7 +65,7 @@ class Limiter:
         if budget.daily_usd is not None or budget.monthly_usd is not None:
             self.budgets[principal.org] = budget
         request = AdmissionRequest(
-            request_id=uuid.uuid4().hex,  # never the client's x-request-id: a reused id must not bypass limits
+            request_id=os.urandom(16).hex(),  # never the client's x-request-id: a reused id must not bypass limits
             org=principal.org,
             subject=principal.subject,
             org_limits=RateLimits(rpm=org.rpm, tpm=org.tpm, max_concurrent=org.max_concurrent),

@@ -54,8 +54,10 @@ def build_ledger(settings: Settings, store: Store, metrics: Metrics) -> Ledger:
     ledgers: list[Ledger] = []
     for sink in sinks:
         if sink == "redis" and store.redis is not None:
+            pipelined = store.shared.pipelined if store.shared is not None else None
             ledgers.append(RedisStreamLedger(store.redis, stream_key=settings.ledger_stream_key,
-                                             maxlen=settings.ledger_maxlen, on_error=metrics.ledger_error))
+                                             maxlen=settings.ledger_maxlen, on_error=metrics.ledger_error,
+                                             pipelined=pipelined))
         elif sink == "jsonl":
             ledgers.append(JsonlLedger(Path(settings.ledger_dir), on_error=metrics.ledger_error))
         elif sink == "memory":

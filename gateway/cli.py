@@ -83,6 +83,10 @@ def _serve(args: argparse.Namespace) -> int:
     elif settings.openrouter_api_key is None:
         print(NO_KEY_MESSAGE, file=sys.stderr)
         return 2
+    if args.workers > 1 and not settings.redis_url:
+        print(f"gateway: warning: {args.workers} workers without REDIS_URL each keep their own in-process store, "
+              f"so every rate limit and budget is multiplied by {args.workers}; set REDIS_URL to share them.",
+              file=sys.stderr)
     try:
         uvicorn.run(
             "gateway.factory:app_from_env",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +100,7 @@ class Front:
         """The call's ledger record and its access-line fields, before anything is reserved or sent."""
         principal, route = routed.principal, routed.route
         record = LedgerRecord.start(
-            request_id=str(request.scope.get("gateway.request_id") or uuid.uuid4().hex),
+            request_id=str(request.scope.get("gateway.request_id") or os.urandom(16).hex()),
             org=principal.org, subject=principal.subject, task=route.task, model_requested=route.requested,
             model_routed=route.models[0], body=record_body, tags_header=request.headers.get("x-gateway-tags"),
             capture_prompt=self._settings.ledger_capture_prompts,

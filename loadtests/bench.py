@@ -1,10 +1,12 @@
 """Side-by-side benchmark: the same traffic straight to the simulator and through the gateway, in one run.
 
-    python loadtests/bench.py --concurrency 50 --duration 10 --workers 2
+    python loadtests/bench.py --concurrency 50 --duration 10 --workers 2 --variants all-on,no-access-log,in-process
 
-Starts `gateway sim` and `gateway serve` as child processes on loopback (or uses --sim-url/--gateway-url),
-drives fixed-concurrency non-streaming and streaming chat traffic at each, and prints requests/s,
-p50/p99 latency and time to first token for both, with the gateway/direct ratio.
+Starts `gateway sim`, a bare Starlette + aiohttp passthrough (the yardstick) and, one after another, `gateway serve`
+in each configuration asked for (all-on: JWT, Redis admission and settlement, Redis ledger, metrics, policy,
+retries and the access log), as child processes on loopback; drives the same fixed-concurrency non-streaming and
+streaming chat traffic at each, and prints requests/s, p50/p99 latency and time to first token, with every
+gateway configuration's ratio to the simulator and to the passthrough.
 """
 
 from __future__ import annotations
@@ -126,40 +128,56 @@ async def drive(url: str, headers: dict[str, str], body: bytes, *, stream: bool,
 
 def _row(name: str, r: Result) -> str:
     ttft = f"{_pct(r.ttfts, 0.5):8.2f} {_pct(r.ttfts, 0.99):8.2f}" if r.ttfts else f"{'-':>8} {'-':>8}"
-    return (f"{name:<22} {r.rps:9.1f} {_pct(r.latencies, 0.5):8.2f} {_pct(r.latencies, 0.99):8.2f} "
+    return (f"{name:<30} {r.rps:9.1f} {_pct(r.latencies, 0.5):8.2f} {_pct(r.latencies, 0.99):8.2f} "
             f"{ttft} {r.errors:6d}")
 
 
-async def run_all(args: argparse.Namespace, sim_url: str, gateway_url: str, passthrough_url: str | None) -> None:
-    token = mint_token(BENCH_SECRET, org="bench", subject="bench", ttl_s=3600)
+# Gateway configurations benchmarked one after another: everything on, then the features that cost most turned off,
+# so the price of each is visible. Values are environment overrides; None removes the variable.
+VARIANTS: dict[str, dict[str, str | None]] = {
+    "all-on": {"GATEWAY_ACCESS_LOG": "true"},
+    "no-access-log": {"GATEWAY_ACCESS_LOG": "false"},
+    "in-process": {"GATEWAY_ACCESS_LOG": "false", "REDIS_URL": None},
+}
+
+
+@dataclass(frozen=True)
+class Traffic:
+    label: str
+    body: bytes
+    stream: bool
+
+
+def _traffic(args: argparse.Namespace) -> list[Traffic]:
     messages = [{"role": "user", "content": "Say something short about load tests."}]
-    plain = orjson.dumps({"model": args.model, "messages": messages, "max_tokens": args.max_tokens})
-    streamed = orjson.dumps({"model": args.model, "messages": messages, "max_tokens": args.max_tokens,
-                             "stream": True})
-    direct_headers = {"authorization": f"Bearer {SIM_KEY}", "content-type": "application/json"}
-    gateway_headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    print(f"concurrency={args.concurrency} duration={args.duration}s per cell, model={args.model}, "
-          f"sim ttft={args.ttft_ms}ms inter-token={args.inter_token_ms}ms, gateway workers={args.workers}")
-    print(f"{'cell':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ttft50':>8} {'ttft99':>8} {'errors':>6}")
-    for label, body, stream in (("json", plain, False), ("stream", streamed, True)):
-        cells = {"direct": (f"{sim_url}/chat/completions", direct_headers)}
-        if passthrough_url:
-            cells["passthrough"] = (f"{passthrough_url}/chat/completions", direct_headers)
-        cells["gateway"] = (f"{gateway_url}/chat/completions", gateway_headers)
-        results = {}
+    base = {"model": args.model, "messages": messages, "max_tokens": args.max_tokens}
+    return [Traffic("json", orjson.dumps(base), False), Traffic("stream", orjson.dumps({**base, "stream": True}), True)]
+
+
+async def run_cells(args: argparse.Namespace, cells: dict[str, tuple[str, dict[str, str]]],
+                    results: dict[tuple[str, str], Result]) -> None:
+    for traffic in _traffic(args):
         for name, (url, headers) in cells.items():
-            results[name] = await drive(url, headers, body, stream=stream, concurrency=args.concurrency,
-                                        duration=args.duration)
-            print(_row(f"{label} {name}", results[name]), flush=True)
-        via = results["gateway"]
-        for base_name in [name for name in results if name != "gateway"]:
-            base = results[base_name]
-            ratio = via.rps / base.rps if base.rps else float("nan")
-            added = _pct(via.latencies, 0.5) - _pct(base.latencies, 0.5)
-            line = f"{label} gateway vs {base_name}: throughput {ratio:.1%}, p50 added {added:.2f} ms"
-            if stream:
-                line += f", ttft p50 added {_pct(via.ttfts, 0.5) - _pct(base.ttfts, 0.5):.2f} ms"
-            print(line)
+            result = await drive(f"{url}/chat/completions", headers, traffic.body, stream=traffic.stream,
+                                 concurrency=args.concurrency, duration=args.duration)
+            results[(traffic.label, name)] = result
+            print(_row(f"{traffic.label} {name}", result), flush=True)
+
+
+def compare(results: dict[tuple[str, str], Result]) -> None:
+    names = list(dict.fromkeys(name for _, name in results))
+    bases = [name for name in names if not name.startswith("gateway")]
+    for label in dict.fromkeys(label for label, _ in results):
+        for via_name in [name for name in names if name.startswith("gateway")]:
+            via = results[(label, via_name)]
+            for base_name in bases:
+                base = results[(label, base_name)]
+                ratio = via.rps / base.rps if base.rps else float("nan")
+                added = _pct(via.latencies, 0.5) - _pct(base.latencies, 0.5)
+                line = f"{label} {via_name} vs {base_name}: throughput {ratio:.1%}, p50 added {added:.2f} ms"
+                if via.ttfts and base.ttfts:
+                    line += f", ttft p50 added {_pct(via.ttfts, 0.5) - _pct(base.ttfts, 0.5):.2f} ms"
+                print(line)
 
 
 def main() -> None:
@@ -172,39 +190,65 @@ def main() -> None:
     parser.add_argument("--ttft-ms", type=float, default=0.0)
     parser.add_argument("--inter-token-ms", type=float, default=0.0)
     parser.add_argument("--sim-url", help="use a running simulator (…/api/v1) instead of starting one")
-    parser.add_argument("--gateway-url", help="use a running gateway (…/v1) instead of starting one")
+    parser.add_argument("--gateway-url", help="use a running gateway (…/v1) instead of starting any")
     parser.add_argument("--no-passthrough", action="store_true",
                         help="skip the bare Starlette+aiohttp passthrough yardstick")
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
-                        help="shared store for the gateway (default $REDIS_URL; unset = in-process store)")
+    parser.add_argument("--variants", default="all-on",
+                        help=f"comma-separated gateway configurations to run, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/13",
+                        help="shared store for the gateway (default $REDIS_URL, else local db 13; '' = in-process)")
     args = parser.parse_args()
+    variants = [name.strip() for name in args.variants.split(",") if name.strip()]
+    if unknown := [name for name in variants if name not in VARIANTS]:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     uvloop.install()
 
     policy = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)  # noqa: SIM115 - lives for the run
     policy.write(BENCH_POLICY)
     policy.close()
-    env = {**os.environ, "GATEWAY_JWT_SECRET": BENCH_SECRET, "GATEWAY_ACCESS_LOG": "false",
-           "GATEWAY_POLICY_FILE": policy.name}
+    env = {**os.environ, "GATEWAY_JWT_SECRET": BENCH_SECRET, "GATEWAY_POLICY_FILE": policy.name,
+           # Several workers need multiprocess metrics to be right; `gateway serve` empties the directory at start.
+           "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="gateway-bench-metrics-")}
     env.pop("REDIS_URL", None)
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
-    sim_port, gateway_port = _free_port(), _free_port()
+    sim_port = _free_port()
     sim_url = args.sim_url or f"http://127.0.0.1:{sim_port}/api/v1"
-    gateway_url = args.gateway_url or f"http://127.0.0.1:{gateway_port}/v1"
     env.update(OPENROUTER_BASE_URL=sim_url, OPENROUTER_API_KEY=SIM_KEY)
     sim_cmd = [sys.executable, "-m", "gateway", "sim", "--port", str(sim_port),
                "--ttft-ms", str(args.ttft_ms), "--inter-token-ms", str(args.inter_token_ms)]
-    gateway_cmd = [sys.executable, "-m", "gateway", "serve", "--port", str(gateway_port),
-                   "--workers", str(args.workers)]
     passthrough_port = _free_port()
     passthrough_url = None if args.no_passthrough else f"http://127.0.0.1:{passthrough_port}/v1"
     passthrough_cmd = [sys.executable, "-m", "uvicorn", "loadtests.passthrough:app", "--port", str(passthrough_port),
                        "--workers", str(args.workers), "--loop", "uvloop", "--http", "httptools",
                        "--log-level", "warning", "--no-access-log"]
-    with _maybe(not args.sim_url, sim_cmd, env, f"{sim_url}/models"), \
-            _maybe(not args.gateway_url, gateway_cmd, env, f"{gateway_url.removesuffix('/v1')}/healthz"), \
-            _maybe(passthrough_url is not None, passthrough_cmd, env, f"http://127.0.0.1:{passthrough_port}/healthz"):
-        asyncio.run(run_all(args, sim_url, gateway_url, passthrough_url))
+    token = mint_token(BENCH_SECRET, org="bench", subject="bench", ttl_s=3600)
+    direct_headers = {"authorization": f"Bearer {SIM_KEY}", "content-type": "application/json"}
+    gateway_headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    print(f"concurrency={args.concurrency} duration={args.duration}s per cell, model={args.model}, "
+          f"sim ttft={args.ttft_ms}ms inter-token={args.inter_token_ms}ms, workers={args.workers}, "
+          f"redis={args.redis_url or 'none'}")
+    print(f"{'cell':<30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ttft50':>8} {'ttft99':>8} {'errors':>6}")
+    results: dict[tuple[str, str], Result] = {}
+    with _maybe(not args.sim_url, sim_cmd, env, f"{sim_url}/models"):
+        baselines = {"direct": (sim_url, direct_headers)}
+        with _maybe(passthrough_url is not None, passthrough_cmd, env, f"http://127.0.0.1:{passthrough_port}/healthz"):
+            if passthrough_url:
+                baselines["passthrough"] = (passthrough_url, direct_headers)
+            asyncio.run(run_cells(args, baselines, results))
+        if args.gateway_url:
+            asyncio.run(run_cells(args, {"gateway": (args.gateway_url, gateway_headers)}, results))
+        else:
+            for variant in variants:
+                port = _free_port()
+                variant_env = {**env, **{k: v for k, v in VARIANTS[variant].items() if v is not None}}
+                for name in [k for k, v in VARIANTS[variant].items() if v is None]:
+                    variant_env.pop(name, None)
+                cmd = [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--workers", str(args.workers)]
+                with _maybe(True, cmd, variant_env, f"http://127.0.0.1:{port}/healthz"):
+                    cells = {f"gateway {variant}": (f"http://127.0.0.1:{port}/v1", gateway_headers)}
+                    asyncio.run(run_cells(args, cells, results))
+    compare(results)
 
 
 @contextmanager

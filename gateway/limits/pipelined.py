@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 import redis.asyncio as aioredis
@@ -25,12 +25,8 @@ Arg = bytes | str | int
 
 
 def encode_command(args: tuple[Arg, ...]) -> bytes:
-    """RESP array of bulk strings."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
-    return b"".join(parts)
+    """RESP array of bulk strings (hiredis packs in C, about 3x faster than doing it here)."""
+    return cast(bytes, hiredis.pack_command(args))
 
 
 def _reply_error(error: hiredis.ReplyError) -> redis_errors.ResponseError:
@@ -54,8 +50,7 @@ class _RespProtocol(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's TCP transport does not subclass it
         self._watchdog = self._loop.call_later(_WATCHDOG_INTERVAL_S, self._check_overdue)
 
     def send(self, command: bytes) -> asyncio.Future[Any]:

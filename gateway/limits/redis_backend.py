@@ -259,6 +259,11 @@ class RedisLimiterBackend:
             await self._client.delete(OrgKeys(org).override)
             await self._client.srem(ORGS_INDEX, org)
 
+    @property
+    def pipelined(self) -> PipelinedRedis | None:
+        """The hot path's connection, for other per-call writes (the ledger) to share."""
+        return self._pipelined
+
     async def aclose(self) -> None:
         """Close the pipelined connection; the redis-py client belongs to whoever made it."""
         if self._pipelined is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import jwt
+import orjson
 import pytest
 import redis
 
@@ -100,6 +101,11 @@ def test_logs_and_ledger_hold_no_token_key_or_prompt(
     assert logs.count(b'"event":"request"') >= admitted + 7
     assert b'"event":"call_reconciled"' in logs
     assert len(ledger) == admitted and sum(blob.count(b"\n") for blob in files) == admitted
+    # Every line logged while serving a request names it, not only the access line.
+    lines = [orjson.loads(line) for line in stdout.read_bytes().splitlines() if line.startswith(b"{")]
+    in_requests = [line for line in lines if line["event"] in ("request", "auth.rejected", "call_reconciled")]
+    assert {line["event"] for line in in_requests} == {"request", "auth.rejected", "call_reconciled"}
+    assert all(len(line.get("request_id") or "") >= 16 for line in in_requests), in_requests
 
     secrets = {
         "caller's JWT": token, "JWT signature": token.rsplit(".", 1)[1], "OpenRouter key": upstream_key,
