@@ -12,21 +12,21 @@ from typing import Any
 
 import httpx
 import orjson
-from httpx_aiohttp import AiohttpTransport
 
 from gateway.errors import UpstreamError, UpstreamTimeoutError
 from gateway.settings import Settings
+from gateway.upstream.transport import PRELOAD_BODY, UpstreamTransport
 
 Sender = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
-def build_transport(settings: Settings) -> AiohttpTransport:
+def build_transport(settings: Settings) -> UpstreamTransport:
     limits = httpx.Limits(
         max_connections=settings.upstream_max_connections,
         max_keepalive_connections=settings.upstream_max_connections,
         keepalive_expiry=30,
     )
-    return AiohttpTransport(limits=limits, trust_env=False)
+    return UpstreamTransport(limits=limits, trust_env=False)
 
 
 def _timeouts(settings: Settings) -> dict[str, float]:
@@ -45,15 +45,18 @@ class UpstreamClient:
     def __init__(self, send: Sender, settings: Settings) -> None:
         self._send_raw = send
         self._base_url = settings.openrouter_base_url.rstrip("/")
-        self._extensions = {"timeout": _timeouts(settings)}
+        self._extensions: dict[str, Any] = {"timeout": _timeouts(settings)}
+        self._preloading = {**self._extensions, PRELOAD_BODY: True}
         self._urls: dict[str, httpx.URL] = {}
-        self._headers = {
+        # Built once, `host` included: httpx then only adds each request's content-length.
+        self._headers = httpx.Headers({
+            "host": httpx.URL(self._base_url).netloc.decode("ascii"),
             "authorization": f"Bearer {settings.upstream_key()}",
             "content-type": "application/json",
             "http-referer": settings.app_referer,
             "x-openrouter-title": settings.app_title,
             "x-title": settings.app_title,
-        }
+        })
 
     @classmethod
     def on_transport(cls, transport: httpx.AsyncBaseTransport, settings: Settings) -> UpstreamClient:
@@ -78,9 +81,9 @@ class UpstreamClient:
         `read_timeout_s` bounds each silence between upstream bytes (a stream's idle timeout), enforced by the
         transport's socket read timeout, so a stream pays nothing per chunk for it.
         """
-        extensions = self._extensions
+        extensions = self._extensions if stream else self._preloading
         if read_timeout_s is not None:
-            extensions = {"timeout": {**self._extensions["timeout"], "read": read_timeout_s}}
+            extensions = {**extensions, "timeout": {**self._extensions["timeout"], "read": read_timeout_s}}
         url = self._urls.get(path) or self._urls.setdefault(path, httpx.URL(self._base_url + path))
         request = httpx.Request("POST", url, content=body, headers=self._headers, extensions=extensions)
         response = await self._send(request)
@@ -90,7 +93,7 @@ class UpstreamClient:
 
     async def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
         request = httpx.Request(
-            "GET", self._base_url + path, params=params, headers=self._headers, extensions=self._extensions
+            "GET", self._base_url + path, params=params, headers=self._headers, extensions=self._preloading
         )
         response = await self._send(request)
         await self._read(response)
