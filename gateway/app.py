@@ -31,6 +31,7 @@ from gateway.housekeeping import housekeeping_forever
 from gateway.metering.jsonl_ledger import JsonlLedger
 from gateway.metering.ledger import FanoutLedger, Ledger, MemoryLedger
 from gateway.metering.redis_ledger import RedisStreamLedger
+from gateway.metering.tracing import build_tracer
 from gateway.metrics import Metrics
 from gateway.middleware import RequestContextMiddleware
 from gateway.policy.store import PolicyStore
@@ -94,7 +95,8 @@ def create_app(
     )
     resilience = Resilience(breaker_store)
     reconciler = GenerationReconciler(upstream, timeout_s=settings.reconcile_timeout_s)
-    settler = Settler(limiter, ledger, metrics, background, reconciler)
+    tracer = build_tracer(settings)
+    settler = Settler(limiter, ledger, metrics, background, reconciler, tracer)
     front = Front(settings, authenticator, policies, catalogue, limiter, metrics)
     cache_store: CacheStore = RedisCacheStore(store.redis) if store.redis is not None else MemoryCacheStore()
     proxy = ChatProxy(settings, front, ChatUpstream(upstream), resilience, settler, ChatCache(cache_store))
@@ -128,6 +130,10 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await ledger.aclose()
+            if tracer is not None:
+                # After the drain, so the last settled calls' spans are in the final batch; the flush does
+                # blocking HTTP, hence the thread.
+                await asyncio.to_thread(tracer.shutdown)
             await authenticator.aclose()
             await store.aclose()
             if owns_http:

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # settled with an estimate instead (0 = never look it up).
     reconcile_timeout_s: float = 10.0
     metrics_org_label: bool = True
+    # OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); unset, tracing is off and the OpenTelemetry SDK
+    # is never imported. Needs the `otel` extra. Exporter headers (auth) come from OTEL_EXPORTER_OTLP_TRACES_HEADERS.
+    otel_endpoint: str | None = None
+    otel_service_name: str = "gateway"
 
     # Policy
     policy_file: str | None = None

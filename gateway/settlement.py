@@ -13,6 +13,7 @@ from gateway.admission import Limiter, Ticket
 from gateway.background import BackgroundTasks
 from gateway.metering.ledger import Ledger
 from gateway.metering.record import LedgerRecord
+from gateway.metering.tracing import CallTracer
 from gateway.metrics import Metrics
 from gateway.policy.policy import Route
 from gateway.reconcile import GenerationReconciler
@@ -98,6 +99,7 @@ class _Timings:
     upstream_s: float
     overhead_s: float
     endpoint: str
+    ended_ns: int  # wall clock, for the trace span: a reconciled call is observed seconds after it ended
 
 
 class Settler:
@@ -112,12 +114,14 @@ class Settler:
         metrics: Metrics,
         background: BackgroundTasks,
         reconciler: GenerationReconciler | None = None,
+        tracer: CallTracer | None = None,
     ) -> None:
         self._limiter = limiter
         self._ledger = ledger
         self._metrics = metrics
         self._background = background
         self._reconciler = reconciler
+        self._tracer = tracer
 
     def finish(
         self,
@@ -156,7 +160,7 @@ class Settler:
             record.ttft_ms = round((call.first_event_at - call.started_at) * 1000, 3)
         upstream_s = now - call.upstream_started_at if call.upstream_started_at is not None else 0.0
         timings = _Timings(upstream_s=upstream_s, overhead_s=(now - call.started_at) - upstream_s,
-                           endpoint=call.endpoint)
+                           endpoint=call.endpoint, ended_ns=time.time_ns())
         missing = record.stream and any(usage is None for usage in usages)
         generation_id = self._reconcilable(usages, served) if missing else None
         if not missing:
@@ -179,6 +183,8 @@ class Settler:
         record.model_served, record.provider = served.model, served.provider
         record.latency_ms = round((time.perf_counter() - started_at) * 1000, 3)
         self._metrics.observe_call(record, route=endpoint, upstream_s=0.0, overhead_s=record.latency_ms / 1000)
+        if self._tracer is not None:
+            self._tracer.record(record, route=endpoint)
         log_fields.update(cache="hit", model_served=record.model_served, cost_usd=0.0)
         self._background.spawn(self._ledger.append(record))
 
@@ -215,6 +221,8 @@ class Settler:
     def _observe(self, record: LedgerRecord, timings: _Timings) -> None:
         self._metrics.observe_call(record, route=timings.endpoint, upstream_s=timings.upstream_s,
                                    overhead_s=timings.overhead_s)
+        if self._tracer is not None:
+            self._tracer.record(record, route=timings.endpoint, end_ns=timings.ended_ns)
 
     async def _persist(self, ticket: Ticket, record: LedgerRecord) -> None:
         tokens = record.prompt_tokens + record.completion_tokens
