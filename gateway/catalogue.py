@@ -45,6 +45,8 @@ class CatalogueSnapshot:
         if model is None:
             return None
         pricing = model.get("pricing") or {}
+        if not isinstance(pricing, Mapping):
+            return None
         try:
             return ModelPrice(float(pricing.get("prompt") or 0), float(pricing.get("completion") or 0))
         except (TypeError, ValueError):
@@ -61,20 +63,36 @@ def to_openai_model(model: Mapping[str, Any]) -> dict[str, Any]:
     """OpenAI's model object shape, keeping OpenRouter's extra fields (pricing, context length, modalities)."""
     converted = dict(model)
     converted["object"] = "model"
-    converted["created"] = int(model.get("created") or 0)
+    converted["created"] = _timestamp(model.get("created"))
     converted["owned_by"] = str(model.get("id", "")).split("/", 1)[0] or "openrouter"
     return converted
 
 
-class ModelCatalogue:
-    """Serves the last good snapshot; refreshes after `ttl_s`, with one upstream fetch at a time."""
+def _timestamp(value: object) -> int:
+    """OpenAI's `created` is an integer; one odd entry upstream must not make the whole catalogue unusable."""
+    try:
+        return int(value or 0)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
 
-    def __init__(self, upstream: UpstreamClient, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+
+class ModelCatalogue:
+    """Serves the last good snapshot; refreshes after `ttl_s`, with one upstream fetch at a time.
+
+    After a failed refresh, the stale snapshot is served for `retry_s` before the next attempt, so an OpenRouter
+    outage costs one `/models` call per interval rather than one per request.
+    """
+
+    def __init__(
+        self, upstream: UpstreamClient, ttl_s: float, clock: Callable[[], float] = time.monotonic, retry_s: float = 5.0
+    ) -> None:
         self._upstream = upstream
         self._ttl_s = ttl_s
+        self._retry_s = min(retry_s, ttl_s)
         self._clock = clock
         self._snapshot: CatalogueSnapshot | None = None
         self._refreshing: asyncio.Task[CatalogueSnapshot | None] | None = None
+        self._failed_at: float | None = None
 
     @property
     def snapshot(self) -> CatalogueSnapshot | None:
@@ -87,6 +105,8 @@ class ModelCatalogue:
         if snapshot is not None and self._clock() - snapshot.fetched_at < self._ttl_s:
             return snapshot
         task = self._refreshing
+        if snapshot is not None and self._failed_at is not None and self._clock() - self._failed_at < self._retry_s:
+            return snapshot  # the last refresh failed moments ago: stale beats hammering a failing upstream
         if task is None or task.done():
             task = self._refreshing = asyncio.ensure_future(self._fetch())
         if snapshot is not None:
@@ -98,11 +118,14 @@ class ModelCatalogue:
             payload = await self._upstream.get_json("/models", params={"output_modalities": "all"})
         except GatewayError as exc:
             log.warning("catalogue_fetch_failed", error=exc.message)
+            self._failed_at = self._clock()
             return self._snapshot
         items = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(items, list):
             log.warning("catalogue_fetch_failed", error="no data list in /models")
+            self._failed_at = self._clock()
             return self._snapshot
+        self._failed_at = None
         models = {str(item["id"]): item for item in items if isinstance(item, dict) and "id" in item}
         listing = orjson.dumps({"object": "list", "data": [to_openai_model(m) for m in models.values()]})
         self._snapshot = CatalogueSnapshot(models=models, openai_list=listing, fetched_at=self._clock())

@@ -20,7 +20,8 @@ async def housekeeping_once(
     store: Store, resilience: Resilience, metrics: Metrics, notifier: AlertNotifier, limiter: Limiter
 ) -> None:
     if store.resilient is not None:
-        metrics.store_degraded(not store.resilient.healthy)
+        # Ask the store itself: an idle replica must show an outage too, not only one that sends traffic.
+        metrics.store_degraded(not await store.resilient.ping())
     try:
         alerts = await store.replay_spool()
     except GatewayError as exc:  # Redis still away: the batch stays on disk for the next round

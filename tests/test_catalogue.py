@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.catalogue import CatalogueSnapshot, ModelCatalogue, ModelPrice
+from gateway.catalogue import CatalogueSnapshot, ModelCatalogue, ModelPrice, to_openai_model
 from gateway.errors import UpstreamError
 from gateway.upstream.client import UpstreamClient
 
@@ -233,9 +233,15 @@ async def test_a_failed_refresh_keeps_the_last_good_snapshot(upstream: FakeUpstr
     assert catalogue.snapshot is good
     assert await catalogue.current() is good
 
-    # Once upstream answers again, the next stale call refreshes.
+    # Right after a failure the stale copy is served without asking again (no fetch per request in an outage)...
     upstream.fail = False
     upstream.serve(CLAUDE)
+    clock.advance(1)
+    assert await catalogue.current() is good
+    await asyncio.sleep(0)
+    assert len(upstream.calls) == 2
+    # ...and once the retry interval has passed, the next stale call refreshes.
+    clock.advance(5)
     assert await catalogue.current() is good
     await settle(lambda: catalogue.snapshot is not good)
     assert len(upstream.calls) == 3
@@ -343,3 +349,10 @@ def test_max_output_tokens_prefers_the_top_provider_limit() -> None:
     assert snapshot.max_output_tokens("mistralai/mistral-small") == 32000  # no top_provider at all
     assert snapshot.max_output_tokens("x/none") is None
     assert snapshot.max_output_tokens("acme/imaginary-1") is None
+
+
+def test_odd_upstream_fields_do_not_break_the_catalogue() -> None:
+    odd = {"id": "odd/model", "created": "2024-05-13", "pricing": ["0.1", "0.2"]}
+    assert to_openai_model(odd)["created"] == 0
+    snapshot = CatalogueSnapshot(models={"odd/model": odd}, openai_list=b"", fetched_at=0.0)
+    assert snapshot.price("odd/model") is None

@@ -118,6 +118,11 @@ class _RespProtocol(asyncio.Protocol):
             self._transport.close()
 
 
+def _retrieve_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class PipelinedRedis:
     """A lazily (re)connected pipelining connection to one standalone Redis. Raises redis-py's exceptions."""
 
@@ -169,6 +174,8 @@ class PipelinedRedis:
         # One connection attempt at a time; everyone waiting on it shares its outcome.
         if self._connecting is None or self._connecting.done():
             self._connecting = asyncio.ensure_future(self._connect())
+            # If every waiter is cancelled, the failure is still retrieved here rather than logged as "never retrieved".
+            self._connecting.add_done_callback(_retrieve_failure)
         return await asyncio.shield(self._connecting)
 
     async def _connect(self) -> _RespProtocol:

@@ -9,7 +9,6 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +76,7 @@ StartGateway = Callable[..., httpx.Client]
 @pytest.fixture
 def start_gateway(sim: Sim, tmp_path: Path) -> Iterator[StartGateway]:
     """Starts a gateway on the simulator with the given settings and returns a client for it; both end with the test."""
-    with ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
 
         def start(**overrides: object) -> httpx.Client:
             settings = gateway_settings(sim.base_url, spool_dir=str(tmp_path / "spool"), **overrides)
@@ -143,3 +142,10 @@ def test_live_redis_is_ready(start_gateway: StartGateway, redis_url: str) -> Non
     assert ready.json() == {"status": "ready", "checks": checks}
     time.sleep(0.5)  # a couple of housekeeping rounds
     assert degraded_gauge(client.get("/metrics").text) == 0
+
+
+@pytest.mark.parametrize("fail_mode", ["closed", "open"])
+def test_an_idle_replica_shows_the_outage_on_the_gauge(start_gateway: StartGateway, fail_mode: str) -> None:
+    # No request and no /readyz call: only the housekeeping loop can notice that Redis is away.
+    client = start_gateway(redis_url=dead_redis_url(), store_fail_mode=fail_mode, spool_replay_interval_s=0.2)
+    wait_for_degraded_gauge(client)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 from collections.abc import AsyncIterator
 
@@ -108,3 +109,26 @@ def test_tls_and_unix_socket_clients_stay_on_redis_py() -> None:
     assert PipelinedRedis.mirroring(aioredis.Redis.from_url("rediss://127.0.0.1:6379/0")) is None
     assert PipelinedRedis.mirroring(aioredis.Redis.from_url("unix:///tmp/redis.sock")) is None
     assert PipelinedRedis.mirroring(aioredis.Redis.from_url("redis://127.0.0.1:6379/0")) is not None
+
+
+async def test_a_cancelled_caller_leaves_no_unretrieved_connect_failure() -> None:
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: unhandled.append(context))
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    connection = PipelinedRedis("127.0.0.1", port)
+    try:
+        caller = asyncio.ensure_future(connection.execute("PING"))
+        await asyncio.sleep(0)
+        caller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await caller
+        await asyncio.sleep(0.1)  # the refused connection attempt has failed by now
+        gc.collect()  # a failed task nobody retrieved is reported when it is collected
+        await asyncio.sleep(0)
+        assert unhandled == []
+    finally:
+        loop.set_exception_handler(None)
+        await connection.aclose()
