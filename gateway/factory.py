@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from gateway.app import create_app
+from gateway.gc_tuning import tune_for_serving
 from gateway.log import configure_logging
 from gateway.settings import Settings
 
@@ -12,4 +13,6 @@ from gateway.settings import Settings
 def app_from_env() -> Starlette:
     settings = Settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_for_serving()
+    return app

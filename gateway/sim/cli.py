@@ -7,6 +7,7 @@ from typing import Any
 
 import uvicorn
 
+from gateway.gc_tuning import tune_for_serving
 from gateway.sim.app import create_sim_app
 from gateway.sim.config import SimConfig
 
@@ -66,5 +67,7 @@ def build_config(args: argparse.Namespace) -> SimConfig:
 def run(args: argparse.Namespace) -> None:
     config = build_config(args)
     print(f"OpenRouter simulator on http://{args.host}:{args.port}/api/v1", flush=True)
-    uvicorn.run(create_sim_app(config), host=args.host, port=args.port, loop="uvloop", http="httptools",
+    app = create_sim_app(config)
+    tune_for_serving()  # the simulator must not be the bottleneck of a load test
+    uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools",
                 log_level="warning", access_log=False)
