@@ -140,10 +140,13 @@ def create_app(
                 await http_client.aclose()
             await transport.aclose()
 
+    model_endpoints = {
+        ("POST", "/v1/chat/completions"): proxy.chat_completions,
+        ("POST", "/v1/responses"): responses.responses,
+        ("POST", "/v1/embeddings"): embeddings.embeddings,
+    }
     routes = [
-        Route("/v1/chat/completions", proxy.chat_completions, methods=["POST"]),
-        Route("/v1/responses", responses.responses, methods=["POST"]),
-        Route("/v1/embeddings", embeddings.embeddings, methods=["POST"]),
+        *(Route(path, endpoint, methods=[method]) for (method, path), endpoint in model_endpoints.items()),
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", models.get_model, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
@@ -152,7 +155,8 @@ def create_app(
         *AdminRoutes(authenticator, store.backend, policies).routes(),
     ]
     middleware = [
-        Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log)
+        Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log,
+                   direct_routes=model_endpoints)
     ]
     app = Starlette(
         routes=routes,

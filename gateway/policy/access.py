@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 from gateway.policy.model_ids import split_variant
 
@@ -27,6 +28,7 @@ class AccessRules:
     allow: tuple[str, ...]
     deny: tuple[str, ...]
 
+    @lru_cache(maxsize=4096)  # noqa: B019 - rules live as long as their policy; bounded, so junk ids cannot grow it
     def permits_model(self, model: str) -> bool:
         # A variant is the same model served another way, so `openai/gpt-5` rules also cover `openai/gpt-5:nitro`;
         # rules naming the variant (`*:free`) still match the full id.
