@@ -98,6 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
             http="httptools",
             log_level="warning",
             access_log=False,
+            proxy_headers=False,  # nothing here reads the client's address; skip rewriting it per request
             timeout_graceful_shutdown=args.graceful_timeout,
         )
     finally:

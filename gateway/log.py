@@ -18,6 +18,9 @@ _SECRET_PATTERNS = re.compile(
 )
 
 
+_PLAIN = frozenset({int, float, bool})
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         if "Bearer" in value or "sk-or-" in value or "eyJ" in value:
@@ -32,11 +35,11 @@ def _scrub(value: Any) -> Any:
 
 def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Drop values under secret-looking keys and mask bearer tokens, OpenRouter keys and JWTs anywhere."""
-    for key in list(event_dict):
+    for key, value in list(event_dict.items()):
         if key.lower() in _SECRET_KEYS:
             event_dict[key] = REDACTED
-        else:
-            event_dict[key] = _scrub(event_dict[key])
+        elif value is not None and type(value) not in _PLAIN:  # numbers and booleans cannot hold a secret
+            event_dict[key] = _scrub(value)
     return event_dict
 
 
