@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -37,6 +36,7 @@ from gateway.middleware import RequestContextMiddleware
 from gateway.policy.store import PolicyStore
 from gateway.proxy import ChatProxy
 from gateway.reconcile import GenerationReconciler
+from gateway.redis_client import RedisClient
 from gateway.resilience.breaker import BreakerStore
 from gateway.resilience.local_breaker import LocalBreakerCache
 from gateway.resilience.memory_breaker import MemoryBreakerStore
@@ -71,7 +71,7 @@ def build_ledger(settings: Settings, store: Store, metrics: Metrics) -> Ledger:
 def create_app(
     settings: Settings,
     *,
-    redis: aioredis.Redis | None = None,
+    redis: RedisClient | None = None,
     http: httpx.AsyncClient | None = None,
     metrics: Metrics | None = None,
 ) -> Starlette:

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     # Shared state
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "GATEWAY_REDIS_URL"))
     redis_max_connections: int = 200
+    redis_cluster: bool = False  # REDIS_URL names a node of a Redis Cluster (scripts then go through redis-py)
     store_fail_mode: Literal["closed", "open"] = "closed"
     spool_dir: str = "var/spool"
     spool_replay_interval_s: float = 5.0

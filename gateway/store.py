@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis.asyncio as aioredis
 import structlog
 
 from gateway.limits.backend import LimiterBackend
@@ -16,21 +15,16 @@ from gateway.limits.redis_backend import RedisLimiterBackend
 from gateway.limits.resilient import ResilientLimiter
 from gateway.limits.spool import SettlementSpool
 from gateway.limits.types import BudgetAlert
+from gateway.redis_client import RedisClient, open_redis
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
-def connect_redis(url: str, max_connections: int) -> aioredis.Redis:
-    """A blocking pool: under a burst, requests wait for a connection instead of failing."""
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=5)
-    return aioredis.Redis(connection_pool=pool)
-
-
 @dataclass
 class Store:
     backend: LimiterBackend
-    redis: aioredis.Redis | None
+    redis: RedisClient | None
     resilient: ResilientLimiter | None
     owns_redis: bool
     shared: RedisLimiterBackend | None = None  # owns a pipelined connection of its own, whoever owns `redis`
@@ -61,11 +55,13 @@ class Store:
                 await self.redis.aclose()
 
 
-def open_store(settings: Settings, redis: aioredis.Redis | None = None) -> Store:
+def open_store(settings: Settings, redis: RedisClient | None = None) -> Store:
     if redis is None and not settings.redis_url:
         return Store(MemoryLimiterBackend(), None, None, owns_redis=False)
     owns = redis is None
-    client = redis if redis is not None else connect_redis(str(settings.redis_url), settings.redis_max_connections)
+    client = redis if redis is not None else open_redis(
+        str(settings.redis_url), cluster=settings.redis_cluster, max_connections=settings.redis_max_connections
+    )
     # One spool file per process: workers never append to or claim each other's file.
     spool = SettlementSpool(Path(settings.spool_dir) / f"settlements-{os.getpid()}.jsonl")
     shared = RedisLimiterBackend(client)

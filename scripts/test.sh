@@ -7,13 +7,14 @@ python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e ".[test,load]"
 
-# The tests need a real Redis: REDIS_URL, 127.0.0.1:6379, or a redis-server binary they can start.
-if [ -z "${REDIS_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && ! command -v redis-server >/dev/null; then
+# The tests need a real Redis (REDIS_URL, 127.0.0.1:6379, or a redis-server they start) and the redis-server and
+# redis-cli binaries to start a three-node Redis Cluster of their own.
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "No Redis found: installing redis-server with apt-get ..." >&2
     apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
   else
-    echo "The tests need Redis: set REDIS_URL, run one on 127.0.0.1:6379, or install redis-server." >&2
+    echo "The tests need Redis's redis-server and redis-cli (e.g. apt-get install redis-server)." >&2
     exit 1
   fi
 fi

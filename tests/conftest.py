@@ -6,6 +6,7 @@ from subprocess import Popen
 import pytest
 import redis.asyncio as aioredis
 
+from tests.redis_cluster import redis_cluster
 from tests.redis_server import locate_or_start
 
 
@@ -19,6 +20,13 @@ def redis_url() -> Iterator[str]:
         if started is not None:
             started.terminate()
             started.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """One node's URL of a three-node Redis Cluster started for this test session."""
+    with redis_cluster() as url:
+        yield url
 
 
 @pytest.fixture

@@ -64,8 +64,8 @@ class ConfigurationError(Exception):
     """The environment does not let the command run; the message says what to set."""
 
 
-def _load_configuration() -> tuple[str, Policy]:
-    """(redis url, policy) from the environment, as the gateway itself reads them."""
+def _load_configuration() -> tuple[Settings, Policy]:
+    """(settings with a redis url, policy) from the environment, as the gateway itself reads them."""
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -73,37 +73,38 @@ def _load_configuration() -> tuple[str, Policy]:
     if not settings.redis_url:
         raise ConfigurationError(NO_REDIS_MESSAGE)
     if settings.policy_file is None:
-        return settings.redis_url, Policy.empty()
+        return settings, Policy.empty()
     try:
-        return settings.redis_url, load_policy(settings.policy_file)
+        return settings, load_policy(settings.policy_file)
     except PolicyError as exc:
         lines = ["error: GATEWAY_POLICY_FILE is invalid, so policy defaults cannot be shown:", *exc.lines()]
         raise ConfigurationError("\n".join(lines)) from None
 
 
-async def _perform(url: str, policy: Policy, action: Action) -> Any:
-    async with redis_limiter(url) as limiter:
+async def _perform(settings: Settings, policy: Policy, action: Action) -> Any:
+    async with redis_limiter(str(settings.redis_url), cluster=settings.redis_cluster) as limiter:
         return await action(AdminService(limiter, lambda: policy))
 
 
 def run(args: argparse.Namespace, action: Action, text: Renderer) -> int:
     """Run one admin action (one event loop, one Redis client, closed after) and print its view."""
     try:
-        url, policy = _load_configuration()
+        settings, policy = _load_configuration()
     except ConfigurationError as exc:
         print(exc, file=sys.stderr)
         return 2
     try:
-        result = asyncio.run(_perform(url, policy, action))
+        result = asyncio.run(_perform(settings, policy, action))
     except ConnectionSetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except GatewayError as exc:  # the limiter's translation of an unreachable Redis
         cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
-        print(f"error: cannot reach Redis at {redacted(url)}: {exc.message}{cause}", file=sys.stderr)
+        where = redacted(str(settings.redis_url))
+        print(f"error: cannot reach Redis at {where}: {exc.message}{cause}", file=sys.stderr)
         return 1
     except redis_errors.RedisError as exc:
-        print(f"error: Redis at {redacted(url)} refused the command: {exc}", file=sys.stderr)
+        print(f"error: Redis at {redacted(str(settings.redis_url))} refused the command: {exc}", file=sys.stderr)
         return 1
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))

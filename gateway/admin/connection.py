@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
-import redis.asyncio as aioredis
-
 from gateway.limits.redis_backend import RedisLimiterBackend
+from gateway.redis_client import open_redis
 
 # An admin command talks to one Redis once; failing within seconds beats hanging on a wrong host.
 CONNECT_TIMEOUT_S = 5.0
@@ -33,10 +32,10 @@ def redacted(url: str) -> str:
 
 
 @asynccontextmanager
-async def redis_limiter(url: str) -> AsyncIterator[RedisLimiterBackend]:
+async def redis_limiter(url: str, *, cluster: bool = False) -> AsyncIterator[RedisLimiterBackend]:
     try:
-        client = aioredis.Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=COMMAND_TIMEOUT_S
+        client = open_redis(
+            url, cluster=cluster, connect_timeout_s=CONNECT_TIMEOUT_S, socket_timeout_s=COMMAND_TIMEOUT_S
         )
     except ValueError as exc:
         raise ConnectionSetupError(f"REDIS_URL {redacted(url)!r} is not a usable Redis URL: {exc}") from exc

@@ -11,9 +11,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
-import redis.asyncio as aioredis
 import structlog
 from redis import exceptions as redis_errors
+
+from gateway.redis_client import RedisClient
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +69,7 @@ class MemoryCacheStore:
 class RedisCacheStore:
     """Plain string keys with a millisecond TTL (`SET … PX`); Redis's own eviction bounds the size."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def get(self, key: str) -> bytes | None:

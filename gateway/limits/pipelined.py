@@ -18,6 +18,8 @@ import hiredis
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
+from gateway.redis_client import RedisClient
+
 _INCOMPLETE = object()  # hiredis' "no whole reply buffered yet"
 _WATCHDOG_INTERVAL_S = 1.0
 
@@ -146,11 +148,11 @@ class PipelinedRedis:
         self._connecting: asyncio.Task[_RespProtocol] | None = None
 
     @classmethod
-    def mirroring(cls, client: aioredis.Redis) -> PipelinedRedis | None:
+    def mirroring(cls, client: RedisClient) -> PipelinedRedis | None:
         """The same server, database and credentials as a redis-py client, if it speaks plain TCP (else None)."""
-        pool = client.connection_pool
-        if pool.connection_class is not aioredis.Connection:
-            return None  # TLS, unix sockets and cluster clients stay on redis-py
+        pool = getattr(client, "connection_pool", None)
+        if pool is None or pool.connection_class is not aioredis.Connection:
+            return None  # cluster clients (no single pool), TLS and unix sockets stay on redis-py
         kwargs = pool.connection_kwargs
         if kwargs.get("credential_provider") is not None or kwargs.get("protocol") not in (None, 2, "2"):
             return None

@@ -10,7 +10,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import cast
 
-import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
 from gateway.errors import ServiceUnavailableError
@@ -32,6 +31,7 @@ from gateway.limits.types import (
     from_nano,
     to_nano,
 )
+from gateway.redis_client import RedisClient
 
 # Errors that mean "the store is unreachable", as opposed to a bug in a command or script.
 STORE_DOWN: tuple[type[Exception], ...] = (
@@ -92,7 +92,7 @@ class RedisLimiterBackend:
     replayed within it.
     """
 
-    def __init__(self, client: aioredis.Redis, *, idempotency_ttl_s: float = DEFAULT_IDEMPOTENCY_TTL_S) -> None:
+    def __init__(self, client: RedisClient, *, idempotency_ttl_s: float = DEFAULT_IDEMPOTENCY_TTL_S) -> None:
         self._client = client
         self._scripts = Scripts.load()
         self._pipelined = PipelinedRedis.mirroring(client)

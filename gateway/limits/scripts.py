@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
 from gateway.limits.pipelined import Arg, PipelinedRedis
+from gateway.redis_client import RedisClient
 
 
 def source(name: str) -> str:
@@ -54,7 +54,7 @@ class PipelinedScripts:
 class RedisPyScripts:
     """Where the pipelined connection cannot go (TLS, unix sockets): redis-py's pool."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._client = client
 
     async def run(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:

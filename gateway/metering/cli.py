@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TextIO
 
 import orjson
-import redis.asyncio as aioredis
 from pydantic import ValidationError
 from redis import exceptions as redis_errors
 
@@ -26,6 +25,7 @@ from gateway.metering.jsonl_files import RotatingJsonlFile
 from gateway.metering.ledger import newest
 from gateway.metering.record import LedgerRecord
 from gateway.metering.redis_ledger import RedisStreamLedger
+from gateway.redis_client import open_redis
 from gateway.settings import Settings
 
 FORMATS = ("table", "json", "csv", "jsonl")
@@ -77,10 +77,11 @@ def _limit_argument(text: str) -> int:
     return value
 
 
-async def _read_redis(url: str, stream_key: str, args: argparse.Namespace) -> list[LedgerRecord]:
+async def _read_redis(url: str, cluster: bool, stream_key: str, args: argparse.Namespace) -> list[LedgerRecord]:
     try:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S,
-                                         socket_timeout=COMMAND_TIMEOUT_S)
+        client = open_redis(
+            url, cluster=cluster, connect_timeout_s=CONNECT_TIMEOUT_S, socket_timeout_s=COMMAND_TIMEOUT_S
+        )
     except ValueError as exc:
         raise CommandError(f"error: REDIS_URL {redacted(url)!r} is not a usable Redis URL: {exc}") from exc
     try:
@@ -109,7 +110,7 @@ def read_calls(args: argparse.Namespace) -> list[LedgerRecord]:
         raise CommandError(f"error: invalid gateway settings in the environment:\n{exc}") from None
     if not settings.redis_url:
         raise CommandError(NO_LEDGER_MESSAGE)
-    return asyncio.run(_read_redis(settings.redis_url, settings.ledger_stream_key, args))
+    return asyncio.run(_read_redis(settings.redis_url, settings.redis_cluster, settings.ledger_stream_key, args))
 
 
 def calls_table(records: Sequence[LedgerRecord]) -> str:

@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
 from gateway.limits.pipelined import PipelinedRedis
 from gateway.metering.ledger import ErrorHook, ignore_error, matches
 from gateway.metering.record import LedgerRecord
+from gateway.redis_client import RedisClient
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +42,7 @@ class RedisStreamLedger:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         *,
         stream_key: str = DEFAULT_STREAM_KEY,
         maxlen: int = 1_000_000,

@@ -10,10 +10,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 
-import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
 from gateway.policy.schema import BreakerPolicy
+from gateway.redis_client import RedisClient
 from gateway.resilience.breaker import CLOSED, HALF_OPEN, OPEN, BreakerStoreError
 
 KEY_PREFIX = "gw:breaker:"
@@ -43,7 +43,7 @@ def _text(value: object) -> str:
 
 
 class RedisBreakerStore:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._check = redis.register_script(_script("breaker_check.lua"))
         self._record = redis.register_script(_script("breaker_record.lua"))

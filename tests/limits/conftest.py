@@ -42,11 +42,20 @@ class Harness:
         return self.clock.time() if self.clock is not None else time.time()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def harness(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Harness]:
     if request.param == "memory":
         clock = ManualClock(MIDDAY)
         yield Harness(MemoryLimiterBackend(clock), "memory", clock)
+        return
+    if request.param == "cluster":  # the same suite on a real Redis Cluster, through redis-py's cluster client
+        # redis-py's cluster pools do not queue: size them above the tests' 200 concurrent calls.
+        cluster = aioredis.RedisCluster.from_url(request.getfixturevalue("redis_cluster_url"), max_connections=1000)
+        await cluster.flushall()
+        try:
+            yield Harness(RedisLimiterBackend(cluster), "redis")
+        finally:
+            await cluster.aclose()
         return
     # Same as the shared `redis_client` fixture (dedicated db, flushed per test), which cannot be
     # requested lazily from an async fixture.
