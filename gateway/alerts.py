@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import httpx
@@ -26,15 +27,29 @@ def alert_payload(alert: BudgetAlert) -> dict[str, object]:
 
 
 class AlertNotifier:
-    """Delivers each alert once; the limiter's settle script already guarantees once per threshold per period."""
+    """Delivers each alert once; the limiter's settle script already guarantees once per threshold per period.
+
+    That guarantee marks a threshold as fired before the POST, so a webhook that is briefly down would lose the alert
+    for good: a connection error, a timeout, a 429 or a 5xx is retried `attempts` times in all, with doubling waits
+    from `retry_wait_s`. A 4xx other than 429 means the receiver refuses this payload and is not retried.
+    """
 
     def __init__(
-        self, http: httpx.AsyncClient, webhook_url: str | None, metrics: Metrics, timeout_s: float = 5.0
+        self,
+        http: httpx.AsyncClient,
+        webhook_url: str | None,
+        metrics: Metrics,
+        timeout_s: float = 5.0,
+        *,
+        attempts: int = 4,
+        retry_wait_s: float = 0.5,
     ) -> None:
         self._http = http
         self._metrics = metrics
         self._url = webhook_url
         self._timeout_s = timeout_s
+        self._attempts = attempts
+        self._retry_wait_s = retry_wait_s
         self.sent = 0
 
     async def notify(self, alerts: Sequence[BudgetAlert]) -> None:
@@ -43,14 +58,26 @@ class AlertNotifier:
             log.warning("budget_alert", **payload)
             self._metrics.budget_alert(alert.org, alert.period, str(alert.threshold))
             self.sent += 1
-            if self._url is None:
-                continue
+            if self._url is not None:
+                await self._post(self._url, payload, alert.org)
+
+    async def _post(self, url: str, payload: dict[str, object], org: str) -> None:
+        content = orjson.dumps(payload)
+        for attempt in range(1, self._attempts + 1):
             try:
                 response = await self._http.post(
-                    self._url, content=orjson.dumps(payload), headers={"content-type": "application/json"},
-                    timeout=self._timeout_s,
+                    url, content=content, headers={"content-type": "application/json"}, timeout=self._timeout_s
                 )
-                if response.status_code >= 400:
-                    log.error("budget_alert_webhook_rejected", status=response.status_code, org=alert.org)
             except httpx.HTTPError as exc:
-                log.error("budget_alert_webhook_failed", error=type(exc).__name__, org=alert.org)
+                failure = type(exc).__name__
+            else:
+                if response.status_code < 400:
+                    return
+                if response.status_code != 429 and response.status_code < 500:
+                    log.error("budget_alert_webhook_rejected", status=response.status_code, org=org)
+                    return
+                failure = f"status {response.status_code}"
+            if attempt == self._attempts:
+                log.error("budget_alert_webhook_failed", error=failure, org=org, attempts=attempt)
+                return
+            await asyncio.sleep(self._retry_wait_s * 2 ** (attempt - 1))
