@@ -88,7 +88,8 @@ class EmbeddingsProxy:
         payloads = Payloads(body)
 
         async def attempt(model: str) -> tuple[bytes, dict[str, Any], str | None]:
-            response = await self._upstream.post(EMBEDDINGS_PATH, payloads.for_model(model), stream=False)
+            response = await self._upstream.post(EMBEDDINGS_PATH, payloads.for_model(model), stream=False,
+                                                 connect_timeout_s=plan.connect_s)
             parsed = json_object_or_error(response)
             return response.content, parsed, response.headers.get("x-generation-id")
 

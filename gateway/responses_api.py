@@ -99,7 +99,8 @@ class ResponsesProxy:
 
     async def _complete(self, payloads: Payloads, plan: Plan, call: Call) -> Response:
         async def attempt(model: str) -> httpx.Response:
-            response = await self._upstream.post(RESPONSES_PATH, payloads.for_model(model), stream=False)
+            response = await self._upstream.post(RESPONSES_PATH, payloads.for_model(model), stream=False,
+                                                 connect_timeout_s=plan.connect_s)
             parsed = json_object_or_error(response, payload_key="output")
             if parsed.get("status") == "failed":
                 error = parsed.get("error") or {}
@@ -122,7 +123,8 @@ class ResponsesProxy:
 
     async def _stream(self, payloads: Payloads, plan: Plan, call: Call, estimate: CostEstimate) -> Response:
         async def attempt(model: str) -> httpx.Response:
-            return await open_event_stream(self._upstream, RESPONSES_PATH, payloads.for_model(model), plan.idle_s)
+            return await open_event_stream(self._upstream, RESPONSES_PATH, payloads.for_model(model), plan.idle_s,
+                                           plan.connect_s)
 
         call.upstream_started_at = time.perf_counter()
         outcome = await plan.caller.call(

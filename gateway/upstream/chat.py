@@ -33,6 +33,7 @@ class Plan:
     first_byte_s: float
     idle_s: float
     caller: ResilientCaller
+    connect_s: float | None = None
 
 
 class Resilience:
@@ -49,7 +50,8 @@ class Resilience:
         document = policy.document
         models = route.models if document.upstream_fallbacks == "gateway" else route.models[:1]
         timeouts = document.timeouts
-        return Plan(models, request_budget_s(route, timeouts), timeouts.first_byte_s, timeouts.idle_s, caller)
+        return Plan(models, request_budget_s(route, timeouts), timeouts.first_byte_s, timeouts.idle_s, caller,
+                    timeouts.connect_s)
 
     def _caller_for(self, policy: Policy) -> ResilientCaller:
         if self._caller is not None and policy is self._policy:
@@ -80,9 +82,11 @@ class Payloads:
         return orjson.dumps({**self._body, "model": model})
 
 
-async def open_event_stream(client: UpstreamClient, path: str, payload: bytes, idle_s: float) -> httpx.Response:
+async def open_event_stream(
+    client: UpstreamClient, path: str, payload: bytes, idle_s: float, connect_s: float | None = None
+) -> httpx.Response:
     """An SSE response ready to read, or the GatewayError the upstream answered with instead (before any byte)."""
-    response = await client.post(path, payload, stream=True, read_timeout_s=idle_s)
+    response = await client.post(path, payload, stream=True, read_timeout_s=idle_s, connect_timeout_s=connect_s)
     if response.status_code == 200 and response.headers.get("content-type", "").startswith("text/event-stream"):
         return response
     try:
@@ -98,12 +102,12 @@ class ChatUpstream:
     def __init__(self, client: UpstreamClient) -> None:
         self._client = client
 
-    async def _complete_once(self, payload: bytes) -> Completion:
-        return read_completion(await self._client.post(CHAT_PATH, payload, stream=False))
+    async def _complete_once(self, payload: bytes, connect_s: float | None) -> Completion:
+        return read_completion(await self._client.post(CHAT_PATH, payload, stream=False, connect_timeout_s=connect_s))
 
     async def complete(self, payloads: Payloads, plan: Plan) -> Outcome[Completion]:
         async def attempt(model: str) -> Completion:
-            return await self._complete_once(payloads.for_model(model))
+            return await self._complete_once(payloads.for_model(model), plan.connect_s)
 
         # A non-streaming answer arrives whole, so only the request's deadline bounds it (no first-byte limit).
         return await plan.caller.call(plan.models, attempt, deadline_s=plan.deadline_s)
@@ -113,12 +117,12 @@ class ChatUpstream:
         results = await asyncio.gather(*(self.complete(payloads, plan) for _ in range(n)), return_exceptions=True)
         return [_as_outcome_or_error(result) for result in results]
 
-    async def _open_once(self, payload: bytes, idle_s: float) -> httpx.Response:
-        return await open_event_stream(self._client, CHAT_PATH, payload, idle_s)
+    async def _open_once(self, payload: bytes, plan: Plan) -> httpx.Response:
+        return await open_event_stream(self._client, CHAT_PATH, payload, plan.idle_s, plan.connect_s)
 
     async def open_stream(self, payloads: Payloads, plan: Plan) -> Outcome[httpx.Response]:
         async def attempt(model: str) -> httpx.Response:
-            return await self._open_once(payloads.for_model(model), plan.idle_s)
+            return await self._open_once(payloads.for_model(model), plan)
 
         return await plan.caller.call(
             plan.models, attempt, deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s

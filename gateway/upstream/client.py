@@ -74,16 +74,28 @@ class UpstreamClient:
         return self._base_url
 
     async def post(
-        self, path: str, body: bytes, *, stream: bool, read_timeout_s: float | None = None
+        self,
+        path: str,
+        body: bytes,
+        *,
+        stream: bool,
+        read_timeout_s: float | None = None,
+        connect_timeout_s: float | None = None,
     ) -> httpx.Response:
         """POST and return the response with headers read; with `stream=False` the body is read too.
 
         `read_timeout_s` bounds each silence between upstream bytes (a stream's idle timeout), enforced by the
-        transport's socket read timeout, so a stream pays nothing per chunk for it.
+        transport's socket read timeout, so a stream pays nothing per chunk for it. `connect_timeout_s` (the
+        policy's `timeouts.connect_s`) replaces the settings' connect timeout for this call.
         """
         extensions = self._extensions if stream else self._preloading
-        if read_timeout_s is not None:
-            extensions = {**extensions, "timeout": {**self._extensions["timeout"], "read": read_timeout_s}}
+        if read_timeout_s is not None or connect_timeout_s is not None:
+            timeout = dict(self._extensions["timeout"])
+            if read_timeout_s is not None:
+                timeout["read"] = read_timeout_s
+            if connect_timeout_s is not None:
+                timeout["connect"] = timeout["pool"] = connect_timeout_s
+            extensions = {**extensions, "timeout": timeout}
         url = self._urls.get(path) or self._urls.setdefault(path, httpx.URL(self._base_url + path))
         request = httpx.Request("POST", url, content=body, headers=self._headers, extensions=extensions)
         response = await self._send(request)
