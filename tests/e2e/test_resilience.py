@@ -209,3 +209,32 @@ def test_stalled_stream_ends_with_an_error_event(gateway: Gateway, sim: Sim) -> 
     assert sim.stats()["streams_cancelled"] == 1
     [record] = sim.requests()
     assert record["cancelled"] is True
+
+
+def test_native_fallbacks_hand_the_list_to_openrouter(sim: Sim, tmp_path: Path) -> None:
+    policy = tmp_path / "native.yaml"
+    policy.write_text(POLICY_FILE.read_text() + "upstream_fallbacks: native\n")
+    with running_gateway(sim, policy) as native:
+        response = native.chat(TASK, sim={"error": 503, "fail_models": [PRIMARY]})
+        assert response.status_code == 200, response.text
+        assert response.json()["model"] == FALLBACK  # OpenRouter (the simulator) walked the list itself
+        assert response.headers["x-gateway-model-served"] == FALLBACK
+        [sent] = sim.requests()  # one upstream request, carrying the fallbacks as OpenRouter's `models` array
+        assert sent["body"]["model"] == PRIMARY
+        assert sent["body"]["models"] == [FALLBACK]
+        [record] = native.ledger(expected=1)
+        assert (record.model_routed, record.model_served, record.retries, record.fallbacks) == (PRIMARY, FALLBACK, 0, 0)
+
+
+def test_the_total_deadline_bounds_a_json_call(sim: Sim, tmp_path: Path) -> None:
+    policy = tmp_path / "total.yaml"
+    policy.write_text(POLICY_FILE.read_text().replace("  idle_s: 0.5", "  idle_s: 0.5\n  total_s: 0.5"))
+    with running_gateway(sim, policy) as gateway:
+        started = time.monotonic()
+        response = gateway.chat(SOLO, sim={"ttft_ms": 3000})
+        elapsed = time.monotonic() - started
+        assert response.status_code == 504, response.text
+        assert response.json()["error"]["type"] == "api_error"
+        assert elapsed < 2.0  # the 3 s answer was not waited for
+        [record] = gateway.ledger(expected=1)
+        assert record.status == 504
