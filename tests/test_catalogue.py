@@ -218,17 +218,24 @@ async def test_stale_snapshot_is_served_at_once_while_one_background_refresh_run
     assert len(upstream.calls) == 2
 
 
+async def refresh_in_background(
+    catalogue: ModelCatalogue, upstream: FakeUpstream, clock: ManualClock, *, serving: CatalogueSnapshot
+) -> None:
+    """Let the snapshot go stale, check the stale one is served at once, and wait for the one background fetch."""
+    upstream.entered.clear()
+    clock.advance(TTL_S + 1)
+    assert await catalogue.current() is serving
+    await asyncio.wait_for(upstream.entered.wait(), 2)
+    await asyncio.sleep(0)
+
+
 async def test_a_failed_refresh_keeps_the_last_good_snapshot(upstream: FakeUpstream, clock: ManualClock) -> None:
     catalogue = make_catalogue(upstream, clock)
     good = await catalogue.current()
     assert good is not None
 
     upstream.fail = True
-    upstream.entered.clear()
-    clock.advance(TTL_S + 1)
-    assert await catalogue.current() is good
-    await asyncio.wait_for(upstream.entered.wait(), 2)
-    await asyncio.sleep(0)
+    await refresh_in_background(catalogue, upstream, clock, serving=good)
     assert len(upstream.calls) == 2
     assert catalogue.snapshot is good
     assert await catalogue.current() is good
@@ -272,11 +279,7 @@ async def test_a_payload_without_a_data_list_keeps_the_previous_snapshot(
     assert good is not None
 
     upstream.payload = payload
-    upstream.entered.clear()
-    clock.advance(TTL_S + 1)
-    assert await catalogue.current() is good
-    await asyncio.wait_for(upstream.entered.wait(), 2)
-    await asyncio.sleep(0)
+    await refresh_in_background(catalogue, upstream, clock, serving=good)
     assert catalogue.snapshot is good
     assert len(upstream.calls) == 2
 
