@@ -40,10 +40,14 @@ class UpstreamTransport(AiohttpTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.proxy is not None or "sni_hostname" in request.extensions:
             return await super().handle_async_request(request)  # settings the gateway never uses: the library's way
+        try:
+            content = request.content
+        except httpx.RequestNotRead:  # a streamed upload (never the gateway's own calls): the library's way
+            return await super().handle_async_request(request)
         session = self._session()
         with map_aiohttp_exceptions():
             response = await session.request(
-                request.method, str(request.url), headers=request.headers, data=request.content or None,
+                request.method, str(request.url), headers=request.headers, data=content or None,
                 allow_redirects=False, auto_decompress=False, compress=False, timeout=self._timeout(request),
             ).__aenter__()
             extensions = {"http_version": _HTTP_11}
