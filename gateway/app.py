@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -30,9 +32,9 @@ from gateway.housekeeping import housekeeping_forever
 from gateway.metering.jsonl_ledger import JsonlLedger
 from gateway.metering.ledger import FanoutLedger, Ledger, MemoryLedger
 from gateway.metering.redis_ledger import RedisStreamLedger
-from gateway.metering.tracing import build_tracer
+from gateway.metering.tracing import CallTracer, build_tracer
 from gateway.metrics import Metrics
-from gateway.middleware import RequestContextMiddleware
+from gateway.middleware import Endpoint, RequestContextMiddleware
 from gateway.policy.store import PolicyStore
 from gateway.proxy import ChatProxy
 from gateway.reconcile import GenerationReconciler
@@ -48,6 +50,7 @@ from gateway.settlement import Settler
 from gateway.store import Store, open_store
 from gateway.upstream.chat import ChatUpstream, Resilience
 from gateway.upstream.client import UpstreamClient, build_http_client, build_transport
+from gateway.upstream.transport import UpstreamTransport
 
 
 def build_ledger(settings: Settings, store: Store, metrics: Metrics) -> Ledger:
@@ -68,15 +71,34 @@ def build_ledger(settings: Settings, store: Store, metrics: Metrics) -> Ledger:
     return ledgers[0] if len(ledgers) == 1 else FanoutLedger(ledgers)
 
 
-def create_app(
-    settings: Settings,
-    *,
-    redis: RedisClient | None = None,
-    http: httpx.AsyncClient | None = None,
-    metrics: Metrics | None = None,
-) -> Starlette:
-    """Build the gateway. `redis`, `http` and `metrics` let tests inject their own; otherwise the app owns them."""
-    owns_http = http is None
+@dataclass(frozen=True)
+class _Components:
+    """Everything `create_app` wires together once, and what its lifespan starts and closes."""
+
+    settings: Settings
+    transport: UpstreamTransport
+    http_client: httpx.AsyncClient
+    owns_http: bool
+    metrics: Metrics
+    catalogue: ModelCatalogue
+    authenticator: Authenticator
+    policies: PolicyStore
+    store: Store
+    notifier: AlertNotifier
+    limiter: Limiter
+    background: BackgroundTasks
+    ledger: Ledger
+    resilience: Resilience
+    reconciler: GenerationReconciler
+    tracer: CallTracer | None
+    model_endpoints: dict[tuple[str, str], Endpoint]
+    models: ModelRoutes
+    health: HealthRoutes
+
+
+def _build(
+    settings: Settings, redis: RedisClient | None, http: httpx.AsyncClient | None, metrics: Metrics | None
+) -> _Components:
     transport = build_transport(settings)
     http_client = http or build_http_client(settings, transport)
     metrics = metrics or Metrics.from_environment(org_label=settings.metrics_org_label)
@@ -102,72 +124,95 @@ def create_app(
     proxy = ChatProxy(settings, front, ChatUpstream(upstream), resilience, settler, ChatCache(cache_store))
     responses = ResponsesProxy(front, upstream, resilience, settler)
     embeddings = EmbeddingsProxy(front, upstream, resilience, settler)
-    models = ModelRoutes(authenticator, catalogue)
-    health = HealthRoutes(catalogue, store)
+    model_endpoints: dict[tuple[str, str], Endpoint] = {
+        ("POST", "/v1/chat/completions"): proxy.chat_completions,
+        ("POST", "/v1/responses"): responses.responses,
+        ("POST", "/v1/embeddings"): embeddings.embeddings,
+    }
+    return _Components(
+        settings, transport, http_client, http is None, metrics, catalogue, authenticator, policies, store, notifier,
+        limiter, background, ledger, resilience, reconciler, tracer, model_endpoints,
+        ModelRoutes(authenticator, catalogue), HealthRoutes(catalogue, store),
+    )
 
-    async def metrics_endpoint(_: Request) -> Response:
-        body, content_type = metrics.render()
-        return Response(body, headers={"content-type": content_type})
+
+def _lifespan(c: _Components) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    settings = c.settings
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         tasks = [asyncio.ensure_future(
-            housekeeping_forever(settings.spool_replay_interval_s, store, resilience, metrics, notifier, limiter)
+            housekeeping_forever(settings.spool_replay_interval_s, c.store, c.resilience, c.metrics, c.notifier,
+                                 c.limiter)
         )]
         if settings.policy_file:
-            tasks.append(asyncio.ensure_future(policies.watch()))
+            tasks.append(asyncio.ensure_future(c.policies.watch()))
             with contextlib.suppress(RuntimeError, ValueError):  # no signals outside the main thread (tests)
-                policies.install_sighup(asyncio.get_running_loop())
-        await catalogue.current()  # warm the catalogue; an unreachable upstream only makes /readyz say so
+                c.policies.install_sighup(asyncio.get_running_loop())
+        await c.catalogue.current()  # warm the catalogue; an unreachable upstream only makes /readyz say so
         try:
             yield
         finally:
             # In-flight settlements, ledger writes and alerts finish before the clients they need are closed;
             # reconciliations stop polling and settle with their estimate rather than outlast the drain.
-            reconciler.close()
-            await background.drain(settings.shutdown_drain_s)
+            c.reconciler.close()
+            await c.background.drain(settings.shutdown_drain_s)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await ledger.aclose()
-            if tracer is not None:
+            await c.ledger.aclose()
+            if c.tracer is not None:
                 # After the drain, so the last settled calls' spans are in the final batch; the flush does
                 # blocking HTTP, hence the thread.
-                await asyncio.to_thread(tracer.shutdown)
-            await authenticator.aclose()
-            await store.aclose()
-            if owns_http:
-                await http_client.aclose()
-            await transport.aclose()
+                await asyncio.to_thread(c.tracer.shutdown)
+            await c.authenticator.aclose()
+            await c.store.aclose()
+            if c.owns_http:
+                await c.http_client.aclose()
+            await c.transport.aclose()
 
-    model_endpoints = {
-        ("POST", "/v1/chat/completions"): proxy.chat_completions,
-        ("POST", "/v1/responses"): responses.responses,
-        ("POST", "/v1/embeddings"): embeddings.embeddings,
-    }
-    routes = [
-        *(Route(path, endpoint, methods=[method]) for (method, path), endpoint in model_endpoints.items()),
-        Route("/v1/models", models.list_models, methods=["GET"]),
-        Route("/v1/models/{model_id:path}", models.get_model, methods=["GET"]),
-        Route("/healthz", health.healthz, methods=["GET"]),
-        Route("/readyz", health.readyz, methods=["GET"]),
+    return lifespan
+
+
+def _routes(c: _Components) -> list[Route]:
+    async def metrics_endpoint(_: Request) -> Response:
+        body, content_type = c.metrics.render()
+        return Response(body, headers={"content-type": content_type})
+
+    return [
+        *(Route(path, endpoint, methods=[method]) for (method, path), endpoint in c.model_endpoints.items()),
+        Route("/v1/models", c.models.list_models, methods=["GET"]),
+        Route("/v1/models/{model_id:path}", c.models.get_model, methods=["GET"]),
+        Route("/healthz", c.health.healthz, methods=["GET"]),
+        Route("/readyz", c.health.readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        *AdminRoutes(authenticator, store.backend, policies).routes(),
+        *AdminRoutes(c.authenticator, c.store.backend, c.policies).routes(),
     ]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    redis: RedisClient | None = None,
+    http: httpx.AsyncClient | None = None,
+    metrics: Metrics | None = None,
+) -> Starlette:
+    """Build the gateway. `redis`, `http` and `metrics` let tests inject their own; otherwise the app owns them."""
+    c = _build(settings, redis, http, metrics)
     middleware = [
         Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log,
-                   direct_routes=model_endpoints)
+                   direct_routes=c.model_endpoints)
     ]
     app = Starlette(
-        routes=routes,
+        routes=_routes(c),
         middleware=middleware,
-        lifespan=lifespan,
+        lifespan=_lifespan(c),
         exception_handlers={HTTPException: _http_exception},
     )
-    app.state.background = background
-    app.state.store = store
-    app.state.ledger = ledger
-    app.state.metrics = metrics
+    app.state.background = c.background
+    app.state.store = c.store
+    app.state.ledger = c.ledger
+    app.state.metrics = c.metrics
     return app
 
 
