@@ -104,9 +104,9 @@ class ModelCatalogue:
         snapshot = self._snapshot
         if snapshot is not None and self._clock() - snapshot.fetched_at < self._ttl_s:
             return snapshot
-        task = self._refreshing
         if snapshot is not None and self._failed_at is not None and self._clock() - self._failed_at < self._retry_s:
             return snapshot  # the last refresh failed moments ago: stale beats hammering a failing upstream
+        task = self._refreshing
         if task is None or task.done():
             task = self._refreshing = asyncio.ensure_future(self._fetch())
         if snapshot is not None:
