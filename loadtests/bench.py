@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import orjson
@@ -202,13 +203,18 @@ def main() -> None:
     if unknown := [name for name in variants if name not in VARIANTS]:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     uvloop.install()
+    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as scratch:  # the policy and metrics files, removed after
+        _run(args, variants, Path(scratch))
 
-    policy = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)  # noqa: SIM115 - lives for the run
-    policy.write(BENCH_POLICY)
-    policy.close()
-    env = {**os.environ, "GATEWAY_JWT_SECRET": BENCH_SECRET, "GATEWAY_POLICY_FILE": policy.name,
+
+def _run(args: argparse.Namespace, variants: list[str], scratch: Path) -> None:
+    policy = scratch / "policy.yaml"
+    policy.write_text(BENCH_POLICY)
+    metrics_dir = scratch / "metrics"
+    metrics_dir.mkdir()
+    env = {**os.environ, "GATEWAY_JWT_SECRET": BENCH_SECRET, "GATEWAY_POLICY_FILE": str(policy),
            # Several workers need multiprocess metrics to be right; `gateway serve` empties the directory at start.
-           "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="gateway-bench-metrics-")}
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     env.pop("REDIS_URL", None)
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
