@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.redis_server import HOW_TO_GET_ONE
+from tests.servers import free_port
 
 NODES = 3
 
@@ -31,9 +32,7 @@ def _bindable(port: int) -> bool:
 def _free_port() -> int:
     """A free port whose cluster-bus port (+10000) exists and is free too."""
     while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
+        port = free_port()
         if port + CLUSTER_BUS_OFFSET <= 65_535 and _bindable(port + CLUSTER_BUS_OFFSET):
             return port
 

@@ -100,10 +100,15 @@ def build_tracer(settings: Settings) -> CallTracer | None:
     if not settings.otel_endpoint:
         return None
     # Optional dependency: imported here, not at module level, so the gateway runs without the `otel` extra.
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError as exc:
+        raise RuntimeError(
+            "GATEWAY_OTEL_ENDPOINT is set but OpenTelemetry is not installed: pip install 'gateway[otel]'"
+        ) from exc
 
     # shutdown_on_exit=False: the app's lifespan flushes it; an atexit hook would hold a reference to each provider.
     provider = TracerProvider(resource=Resource.create({"service.name": settings.otel_service_name}),

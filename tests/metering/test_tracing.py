@@ -185,3 +185,10 @@ def test_build_tracer_exports_otlp_protobuf_over_http() -> None:
     [span] = collector.spans()
     assert span.name == f"chat {MODEL}"
     assert attributes(span)["gen_ai.usage.output_tokens"] == 34
+
+
+def test_an_endpoint_without_the_otel_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    # None in sys.modules makes that import fail, as it does where the extra is not installed.
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter", None)
+    with pytest.raises(RuntimeError, match=r"pip install 'gateway\[otel\]'"):
+        build_tracer(Settings(otel_endpoint="http://127.0.0.1:4318/v1/traces"))
