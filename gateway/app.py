@@ -18,38 +18,40 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.admin import AdminRoutes
-from gateway.admission import Limiter
 from gateway.alerts import AlertNotifier
+from gateway.apis.chat import ChatCompletionsApi
+from gateway.apis.embeddings import EmbeddingsApi
+from gateway.apis.responses import ResponsesApi
 from gateway.auth.authenticator import Authenticator
 from gateway.background import BackgroundTasks
+from gateway.cache.stage import CacheStage
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
-from gateway.caching import ChatCache
 from gateway.catalogue import ModelCatalogue
-from gateway.embeddings import EmbeddingsProxy
 from gateway.errors import GatewayError, InvalidRequestError, NotFoundError
 from gateway.front import Front
 from gateway.housekeeping import housekeeping_forever
+from gateway.limits.limiter import Limiter
 from gateway.metering.jsonl_ledger import JsonlLedger
 from gateway.metering.ledger import FanoutLedger, Ledger, MemoryLedger
 from gateway.metering.redis_ledger import RedisStreamLedger
 from gateway.metering.tracing import CallTracer, build_tracer
 from gateway.metrics import Metrics
 from gateway.middleware import Endpoint, RequestContextMiddleware
+from gateway.pipeline import Pipeline
 from gateway.policy.store import PolicyStore
-from gateway.proxy import ChatProxy
 from gateway.reconcile import GenerationReconciler
 from gateway.redis_client import RedisClient
 from gateway.resilience.breaker import BreakerStore
 from gateway.resilience.local_breaker import LocalBreakerCache
 from gateway.resilience.memory_breaker import MemoryBreakerStore
 from gateway.resilience.redis_breaker import RedisBreakerStore
-from gateway.responses_api import ResponsesProxy
 from gateway.routes import HealthRoutes, ModelRoutes
 from gateway.settings import Settings
 from gateway.settlement import Settler
 from gateway.store import Store, open_store
-from gateway.upstream.chat import ChatUpstream, Resilience
 from gateway.upstream.client import UpstreamClient, build_http_client, build_transport
+from gateway.upstream.exchange import UpstreamExchange
+from gateway.upstream.plan import Resilience
 from gateway.upstream.transport import UpstreamTransport
 
 
@@ -121,13 +123,12 @@ def _build(
     settler = Settler(limiter, ledger, metrics, background, reconciler, tracer)
     front = Front(settings, authenticator, policies, catalogue, limiter, metrics)
     cache_store: CacheStore = RedisCacheStore(store.redis) if store.redis is not None else MemoryCacheStore()
-    proxy = ChatProxy(settings, front, ChatUpstream(upstream), resilience, settler, ChatCache(cache_store))
-    responses = ResponsesProxy(front, upstream, resilience, settler)
-    embeddings = EmbeddingsProxy(front, upstream, resilience, settler)
+    pipeline = Pipeline(front, CacheStage(cache_store, front, settler), resilience, UpstreamExchange(upstream),
+                        settler)
     model_endpoints: dict[tuple[str, str], Endpoint] = {
-        ("POST", "/v1/chat/completions"): proxy.chat_completions,
-        ("POST", "/v1/responses"): responses.responses,
-        ("POST", "/v1/embeddings"): embeddings.embeddings,
+        ("POST", "/v1/chat/completions"): pipeline.endpoint(ChatCompletionsApi(max_n=settings.max_n)),
+        ("POST", "/v1/responses"): pipeline.endpoint(ResponsesApi()),
+        ("POST", "/v1/embeddings"): pipeline.endpoint(EmbeddingsApi()),
     }
     return _Components(
         settings, transport, http_client, http is None, metrics, catalogue, authenticator, policies, store, notifier,

@@ -89,7 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
     try:
         uvicorn.run(
-            "gateway.factory:app_from_env",
+            "gateway.asgi:app_from_env",
             factory=True,
             host=args.host,
             port=args.port,

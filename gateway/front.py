@@ -1,4 +1,7 @@
-"""The stages every model endpoint shares before going upstream: auth, parse, policy, catalogue, admission."""
+"""The stages before the upstream, for every API: authenticate and parse, route (policy + catalogue), admit.
+
+The pipeline (`gateway.pipeline`) calls them in order; each is one method here.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,12 @@ from typing import Any
 
 from starlette.requests import Request
 
-from gateway.admission import Limiter
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.principal import Principal
 from gateway.catalogue import CatalogueSnapshot, ModelCatalogue
 from gateway.errors import InvalidRequestError, ModelNotFoundError
 from gateway.estimate import CostEstimate
+from gateway.limits.limiter import Limiter
 from gateway.metering.record import LedgerRecord
 from gateway.metrics import Metrics
 from gateway.middleware import LOG_FIELDS_KEY
@@ -22,7 +25,7 @@ from gateway.policy.compiler import OrgSettings
 from gateway.policy.policy import Policy, Route
 from gateway.policy.store import PolicyStore
 from gateway.settings import Settings
-from gateway.settlement import ROUTE_CHAT, Call
+from gateway.settlement import Call
 from gateway.validation import parse_json_object
 
 
@@ -117,8 +120,8 @@ class Front:
         record_body: Mapping[str, Any],
         estimate: CostEstimate,
         *,
-        copies: int = 1,
-        endpoint: str = ROUTE_CHAT,
+        copies: int,
+        endpoint: str,
     ) -> Call:
         """Open the call's ledger record and take its reservation (raises 429 when limits or budget say no)."""
         record, fields = self.start_record(request, routed, record_body)

@@ -6,12 +6,12 @@ import asyncio
 
 import structlog
 
-from gateway.admission import Limiter
 from gateway.alerts import AlertNotifier
 from gateway.errors import GatewayError
+from gateway.limits.limiter import Limiter
 from gateway.metrics import Metrics
 from gateway.store import Store
-from gateway.upstream.chat import Resilience
+from gateway.upstream.plan import Resilience
 
 log = structlog.get_logger(__name__)
 

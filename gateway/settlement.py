@@ -9,8 +9,8 @@ from typing import Any
 
 import structlog
 
-from gateway.admission import Limiter, Ticket
 from gateway.background import BackgroundTasks
+from gateway.limits.limiter import Limiter, Ticket
 from gateway.metering.ledger import Ledger
 from gateway.metering.record import LedgerRecord
 from gateway.metering.tracing import CallTracer
@@ -21,8 +21,6 @@ from gateway.resilience.outcome import OK_STATUS, Attempt, count_fallbacks, coun
 
 log = structlog.get_logger(__name__)
 
-ROUTE_CHAT = "chat.completions"
-
 
 def cost_header(cost: float) -> str:
     """`x-gateway-cost-usd`: plain decimal USD, no exponent, no trailing zeros."""
@@ -31,18 +29,18 @@ def cost_header(cost: float) -> str:
 
 @dataclass(slots=True)
 class Call:
-    """One chat call in flight: its route, its reservation, its record, and its timings."""
+    """One admitted model call in flight, of any API: its route, its reservation, its record, and its timings."""
 
     route: Route
     ticket: Ticket
     record: LedgerRecord
     log_fields: dict[str, Any]
+    endpoint: str  # the API, as metrics and traces label it ("chat.completions", "responses", "embeddings")
     started_at: float = field(default_factory=time.perf_counter)
     upstream_started_at: float | None = None
     first_event_at: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
     finished: bool = False
-    endpoint: str = ROUTE_CHAT
 
     def response_headers(self) -> dict[str, str]:
         headers = {"x-gateway-model-requested": self.route.requested, "x-gateway-model-routed": self.route.models[0]}

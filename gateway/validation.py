@@ -1,4 +1,8 @@
-"""Reject malformed chat requests before anything goes upstream, naming the offending field like OpenAI does."""
+"""Reject malformed chat requests before anything goes upstream, naming the offending field like OpenAI does.
+
+Validation never raises anything but `InvalidRequestError`: whatever JSON shape a field has, the answer is a 400
+or the body passes through. Only what the gateway needs is checked (it never refuses what OpenRouter serves).
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ def _validate_message(index: int, message: Any) -> None:
     if not isinstance(message, dict):
         raise InvalidRequestError(f"{param} must be an object", param=param)
     role = message.get("role")
-    if role not in _ROLES:
+    if not isinstance(role, str) or role not in _ROLES:  # an object or array role is unhashable: check the type first
         allowed = ", ".join(sorted(_ROLES))
         raise InvalidRequestError(
             f"Invalid value for '{param}.role': {role!r}. Supported values are: {allowed}.", param=f"{param}.role"
@@ -44,6 +48,14 @@ def _validate_message(index: int, message: Any) -> None:
         raise InvalidRequestError(
             f"{param}: messages with role 'tool' must have a 'tool_call_id'", param=f"{param}.tool_call_id"
         )
+
+
+def check_output_limit(body: dict[str, Any], *keys: str) -> None:
+    """An output limit the reservation is priced on must be a positive integer (a bool is not one) when given."""
+    for key in keys:
+        value = body.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise InvalidRequestError(f"'{key}' must be a positive integer.", param=key)
 
 
 def validate_chat_request(body: dict[str, Any], *, max_n: int) -> None:
@@ -66,3 +78,4 @@ def validate_chat_request(body: dict[str, Any], *, max_n: int) -> None:
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise InvalidRequestError("'stream_options' must be an object.", param="stream_options")
+    check_output_limit(body, "max_tokens", "max_completion_tokens")

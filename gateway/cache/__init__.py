@@ -4,20 +4,15 @@ from gateway.cache.coalesce import Coalescer
 from gateway.cache.key import CACHE_KEY_FIELDS, EXCLUDED_FIELDS, cache_key, canonical_request, is_deterministic
 from gateway.cache.record import StreamRecorder, completion_from_stream
 from gateway.cache.replay import replay_chat_stream
-from gateway.cache.response_cache import CACHE_HEADER, HIT, MISS, ResponseCache
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
 
 __all__ = [
-    "CACHE_HEADER",
     "CACHE_KEY_FIELDS",
     "EXCLUDED_FIELDS",
-    "HIT",
-    "MISS",
     "CacheStore",
     "Coalescer",
     "MemoryCacheStore",
     "RedisCacheStore",
-    "ResponseCache",
     "StreamRecorder",
     "cache_key",
     "canonical_request",

@@ -47,11 +47,14 @@ def circuit_open_error(model: str, wait_s: float) -> ServiceUnavailableError:
         f"Model '{model}' is temporarily unavailable after repeated upstream failures; retry in {seconds} s",
         code=CIRCUIT_OPEN,
         headers={"retry-after": str(seconds)},
+        retryable=False,
+        counts_against_circuit=False,
     )
 
 
 def deadline_error() -> UpstreamTimeoutError:
-    return UpstreamTimeoutError("The request's time budget ran out before OpenRouter answered", code=DEADLINE_EXCEEDED)
+    return UpstreamTimeoutError("The request's time budget ran out before OpenRouter answered", code=DEADLINE_EXCEEDED,
+                                retryable=False, counts_against_circuit=False)
 
 
 @dataclass(slots=True)

@@ -49,13 +49,12 @@ class Outcome(Generic[T]):
 
 def attach_attempts(exc: GatewayError, attempts: Sequence[Attempt]) -> None:
     """Hang the history on the error that ends a failed call, so the caller can log and meter it."""
-    exc.attempts = tuple(attempts)  # type: ignore[attr-defined]
+    exc.attempts = tuple(attempts)
 
 
 def attempts_of(exc: BaseException) -> tuple[Attempt, ...]:
     """The attempts attached by the executor, or () for an error that did not come out of it."""
-    attempts = getattr(exc, "attempts", ())
-    return attempts if isinstance(attempts, tuple) else ()
+    return exc.attempts if isinstance(exc, GatewayError) else ()
 
 
 def count_retries(attempts: Sequence[Attempt]) -> int:

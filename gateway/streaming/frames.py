@@ -31,7 +31,15 @@ def comment_frame(text: bytes) -> bytes:
 
 
 def error_frame(error: GatewayError) -> bytes:
+    """The final event of a chat stream that failed after its first byte (the status is already sent)."""
     return b"data: " + error.body() + b"\n\n"
+
+
+def responses_error_frame(error: GatewayError, sequence_number: int) -> bytes:
+    """The Responses API's final `error` event: the same error fields, flat, in that API's event shape."""
+    event = {"type": "error", "code": error.code, "message": error.message, "param": error.param,
+             "sequence_number": sequence_number}
+    return b"event: error\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
 def truncation_error() -> UpstreamError:

@@ -51,7 +51,7 @@ class StreamMerger:
         return b"".join(out)
 
     def _fail(self, error: GatewayError) -> bytes:
-        self.error = {"message": error.message, "type": error.type, "param": error.param, "code": error.code}
+        self.error = error.fields()
         return error_frame(error)
 
 

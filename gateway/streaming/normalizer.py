@@ -25,7 +25,7 @@ from gateway.streaming.frames import (
     usage_frame,
 )
 from gateway.streaming.sse import SSEEvent, SSEParser
-from gateway.streaming.upstream_errors import translate_error
+from gateway.upstream.errors import translate_stream_error
 
 _DONE = b"[DONE]"
 _INVALID_CHUNK = "Upstream sent a stream chunk that is not a JSON object"
@@ -151,11 +151,11 @@ class ChatStreamNormalizer:
         if isinstance(usage, dict):
             self.usage = usage  # recorded even on an error chunk: partial output is billed
         if chunk.get("error"):
-            return self._fail(translate_error(chunk["error"]))
+            return self._fail(translate_stream_error(chunk["error"]))
         choices = chunk.get("choices")
         failed = _choice_error(choices)
         if failed is not None:
-            return self._fail(translate_error(failed))
+            return self._fail(translate_stream_error(failed))
         changed = False
         if usage is not None:
             # OpenAI sends usage in its own chunk, last, and only when asked: lift it out.
@@ -192,7 +192,7 @@ class ChatStreamNormalizer:
                 self._head["id"] = self._response_id
 
     def _fail(self, error: GatewayError) -> bytes:
-        self.error = {"message": error.message, "type": error.type, "param": error.param, "code": error.code}
+        self.error = error.fields()
         self._closed = True
         self.events_out += 1
         return error_frame(error)

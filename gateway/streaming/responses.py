@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from gateway.errors import UpstreamError
+from gateway.streaming.frames import TRUNCATED_CODE, TRUNCATED_MESSAGE, responses_error_frame
 from gateway.streaming.sse import SSEParser
 
 _TERMINAL_WITH_USAGE = ("response.completed", "response.incomplete")
@@ -32,12 +34,15 @@ def chat_usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class ResponsesStreamTracker:
+    """A `gateway.streaming.relay.StreamTracker` for Responses streams: relays bytes as they came, reads metering."""
+
     def __init__(self) -> None:
         self._parser = SSEParser()
         self.usage: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
         self.generation_id: str | None = None
         self.model: str | None = None
+        self.provider: str | None = None  # Responses events do not name the provider
         self.done = False
         self.completion_chars = 0
         self._sequence = -1
@@ -57,13 +62,14 @@ class ResponsesStreamTracker:
         if self.done:
             return b""
         self.done = True
-        return self.abort("Upstream closed the stream before it finished", "upstream_stream_truncated")
+        return self.abort(TRUNCATED_MESSAGE, TRUNCATED_CODE)
 
-    def abort(self, message: str, code: str) -> bytes:
-        self.error = {"code": code, "message": message}
-        event = {"type": "error", "code": code, "message": message, "param": None,
-                 "sequence_number": self._sequence + 1}
-        return b"event: error\ndata: " + orjson.dumps(event) + b"\n\n"
+    def abort(self, message: str, code: str = "upstream_error") -> bytes:
+        """A gateway-side failure mid-stream (cut, stalled, deadline): one final `error` event."""
+        error = UpstreamError(message, code=code)
+        self.error = error.fields()
+        self.done = True
+        return responses_error_frame(error, self._sequence + 1)
 
     def _observe(self, payload: bytes) -> None:
         try:
@@ -87,8 +93,10 @@ class ResponsesStreamTracker:
             self.model = response.get("model") or self.model
             self.done = True
         elif kind == "response.failed":
-            self.error = response.get("error") or {"code": "upstream_error", "message": "The response failed"}
+            failure = response.get("error") if isinstance(response.get("error"), dict) else {}
+            self.error = {"type": "api_error", "code": failure.get("code") or "upstream_error",
+                          "message": failure.get("message") or "The response failed"}
             self.done = True
         elif kind == "error":
-            self.error = {"code": event.get("code"), "message": event.get("message")}
+            self.error = {"type": "api_error", "code": event.get("code"), "message": event.get("message")}
             self.done = True

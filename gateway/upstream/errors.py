@@ -1,7 +1,12 @@
-"""Translate OpenRouter's error answers into the gateway's error tree (OpenAI envelope for clients)."""
+"""The one translator of OpenRouter's errors into the gateway's error family (`gateway.errors`).
+
+Three shapes reach it: an HTTP error answer, an error inside a 200 body, and an error object inside a stream.
+Each is read by its own small reader (what message and code to trust differs), then classified once by status.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +17,7 @@ from gateway.errors import (
     PermissionDeniedError,
     RateLimitError,
     ServiceUnavailableError,
+    UpstreamAccountError,
     UpstreamClientError,
     UpstreamError,
     UpstreamTimeoutError,
@@ -20,6 +26,12 @@ from gateway.errors import (
 # Upstream headers worth relaying on an error (rate-limit hints); everything else stays behind.
 _RELAYED_HEADERS = ("retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 _GENERIC_MESSAGES = {"Provider returned error", "Internal Server Error", ""}
+STREAM_DEFAULT_MESSAGE = "Upstream reported an error during the stream"
+STREAM_DEFAULT_CODE = "upstream_error"
+# OpenRouter's 402 credit pre-check prices the request's own max_tokens: "This request requires more credits, or
+# fewer max_tokens. You requested up to 16384 tokens, but can only afford 3324." A smaller request would pass.
+_AFFORDABLE = re.compile(r"can only afford (\d+)")
+_SIZE_WORDING = ("fewer max_tokens", "can only afford")
 
 
 def error_message(error: Mapping[str, Any]) -> str:
@@ -58,7 +70,7 @@ def _status_of(error: Mapping[str, Any], http_status: int) -> int:
 
 
 def translate_error(http_status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError:
-    """Map an OpenRouter error (any status, including an error inside a 200 body) to a GatewayError."""
+    """Map an OpenRouter error answer (any status, including an error inside a 200 body) to a GatewayError."""
     try:
         parsed = orjson.loads(body) if body else {}
     except orjson.JSONDecodeError:
@@ -70,24 +82,84 @@ def translate_error(http_status: int, body: bytes, headers: Mapping[str, str]) -
 
 
 def translate_error_object(status: int, error: Mapping[str, Any], headers: Mapping[str, str]) -> GatewayError:
+    """An error object already separated from its answer, with the status it stands for."""
     relayed = {name: headers[name] for name in _RELAYED_HEADERS if name in headers}
-    message = error_message(error)
-    kind = _error_type(error)
+    return classify(status, error_message(error), _error_type(error), relayed)
+
+
+def translate_stream_error(error: object) -> GatewayError:
+    """An in-stream `{code, message, metadata}` object → a GatewayError carrying only safe fields.
+
+    `metadata.raw` (the provider's body) and the top-level `user_id` are never copied: the first can hold provider
+    internals, the second identifies the gateway's own account. The status is fixed once the stream has begun, so
+    only the type and code reach the client, in the final SSE error event.
+    """
+    fields: dict[str, Any] = error if isinstance(error, dict) else {}
+    metadata = fields.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    message = fields.get("message")
+    if not isinstance(message, str) or not message:
+        message = STREAM_DEFAULT_MESSAGE
+    return classify(_stream_status(fields, metadata), message, _stream_code(fields, metadata), {})
+
+
+def classify(status: int, message: str, code: str | None, relayed: Mapping[str, str]) -> GatewayError:
+    """The one mapping from an upstream status to the error class; `code` None takes the class's default."""
+    if status == 402 and _priced_on_size(message):
+        return _request_too_costly(message)
     if status in (401, 402):
         # The gateway's own OpenRouter key failed: not the client's credentials, so never a client 401.
         reason = "authentication" if status == 401 else "credits"
-        return UpstreamError(
-            f"The gateway's upstream account was refused ({reason}); contact the gateway operator",
-            code="upstream_account_refused",
+        return UpstreamAccountError(
+            f"The gateway's upstream account was refused ({reason}); contact the gateway operator"
         )
     if status == 403:
-        return PermissionDeniedError(message, code=kind or "upstream_forbidden", headers=relayed)
+        return PermissionDeniedError(message, code=code or "upstream_forbidden", headers=relayed)
     if status == 429:
-        return RateLimitError(message, code=kind or "rate_limit_exceeded", headers=relayed)
+        return RateLimitError(message, code=code or "rate_limit_exceeded", headers=relayed)
     if status in (408, 504, 524):
-        return UpstreamTimeoutError(message or "Upstream timed out", headers=relayed)
+        return UpstreamTimeoutError(message or "Upstream timed out", code=code, headers=relayed)
     if status in (503, 529):
-        return ServiceUnavailableError(message, code=kind or "upstream_unavailable", headers=relayed)
+        return ServiceUnavailableError(message, code=code or "upstream_unavailable", headers=relayed)
     if 400 <= status < 500:
-        return UpstreamClientError(message, status=status, code=kind or "upstream_rejected", headers=relayed)
-    return UpstreamError(message, code=kind or "upstream_error", headers=relayed)
+        return UpstreamClientError(message, status=status, code=code or "upstream_rejected", headers=relayed)
+    return UpstreamError(message, code=code or "upstream_error", headers=relayed)
+
+
+def _priced_on_size(message: str) -> bool:
+    """The 402 would go away with a smaller request: its wording says so and some tokens are still affordable."""
+    if not any(wording in message for wording in _SIZE_WORDING):
+        return False
+    affordable = _AFFORDABLE.search(message)
+    return affordable is None or int(affordable.group(1)) > 0
+
+
+def _request_too_costly(message: str) -> GatewayError:
+    """A 402 priced on the request's own size: a smaller max_tokens would be served, so it is the client's 400.
+
+    The account's balance stays behind; only how many tokens would fit is passed on, since that is what to change.
+    """
+    affordable = _AFFORDABLE.search(message)
+    hint = f" (at most {affordable.group(1)} tokens fit now)" if affordable else ""
+    return UpstreamClientError(
+        f"The request asks for more output tokens than the gateway's upstream credits cover; lower max_tokens{hint}.",
+        status=400, code="max_tokens_unaffordable", param="max_tokens",
+    )
+
+
+def _stream_status(fields: dict[str, Any], metadata: dict[str, Any]) -> int:
+    # `code` is normally the HTTP-like integer; the 2026 availability form moves the status to `http_status` and
+    # may omit `code`, and one documented example uses a string code.
+    for candidate in (fields.get("code"), fields.get("http_status"), metadata.get("http_status")):
+        if isinstance(candidate, int) and not isinstance(candidate, bool):
+            return candidate
+        if isinstance(candidate, str) and candidate.isdigit():
+            return int(candidate)
+    return UpstreamError.status
+
+
+def _stream_code(fields: dict[str, Any], metadata: dict[str, Any]) -> str:
+    for candidate in (metadata.get("error_type"), fields.get("error_type"), fields.get("code")):
+        if isinstance(candidate, str) and candidate and not candidate.isdigit():
+            return candidate
+    return STREAM_DEFAULT_CODE

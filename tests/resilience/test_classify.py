@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import BudgetExceededError, InvalidRequestError, UpstreamError
+from gateway.errors import BudgetExceededError, InvalidRequestError, UpstreamAccountError, UpstreamError
 from gateway.resilience import (
     ACCOUNT_REFUSED,
     breaker_verdict,
@@ -45,7 +45,8 @@ def test_the_gateways_own_account_refused_is_not_held_against_the_model(status: 
 
 def test_a_502_that_is_not_an_account_problem_is_retried() -> None:
     assert is_retryable(UpstreamError("Could not reach OpenRouter"))
-    assert not is_retryable(UpstreamError("refused", code=ACCOUNT_REFUSED))
+    assert not is_retryable(UpstreamAccountError("refused"))
+    assert UpstreamAccountError("refused").code == ACCOUNT_REFUSED
 
 
 def test_gateway_made_errors_are_not_upstream_failures() -> None:

@@ -13,8 +13,8 @@ from gateway.errors import UpstreamTimeoutError
 from gateway.policy.loader import parse_policy
 from gateway.resilience.memory_breaker import MemoryBreakerStore
 from gateway.settings import Settings
-from gateway.upstream.chat import Resilience
 from gateway.upstream.client import UpstreamClient, build_transport
+from gateway.upstream.plan import Resilience
 
 
 @pytest.fixture

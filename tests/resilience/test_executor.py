@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.errors import GatewayError, RateLimitError, ServiceUnavailableError, UpstreamError
+from gateway.errors import GatewayError, RateLimitError, ServiceUnavailableError, UpstreamAccountError, UpstreamError
 from gateway.policy.schema import BreakerPolicy, RetryPolicy
 from gateway.resilience import (
     CIRCUIT_OPEN,
@@ -188,7 +188,7 @@ async def test_client_errors_are_sent_once_and_never_failed_over(status: int) ->
 
 async def test_the_gateways_refused_account_is_not_retried_or_failed_over() -> None:
     rig = Rig()
-    rig.upstream.always[PRIMARY] = lambda: UpstreamError("refused", code="upstream_account_refused")
+    rig.upstream.always[PRIMARY] = lambda: UpstreamAccountError("refused")
     await rig.fail(PRIMARY, FALLBACK)
     assert rig.upstream.calls == [PRIMARY]
 

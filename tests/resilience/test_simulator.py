@@ -10,7 +10,6 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.completions import Completion, read_completion
 from gateway.errors import GatewayError, RateLimitError, UpstreamClientError
 from gateway.policy.schema import BreakerPolicy, RetryPolicy
 from gateway.resilience import (
@@ -27,6 +26,7 @@ from gateway.resilience import (
     attempts_of,
 )
 from gateway.upstream.client import UpstreamClient
+from gateway.upstream.completions import Completion, read_completion
 from tests.resilience.conftest import Sim
 
 PRIMARY, FALLBACK = "openai/gpt-4o", "anthropic/claude-haiku-4.5"

@@ -66,9 +66,7 @@ def test_metadata_raw_never_leaks() -> None:
         (429, "rate_limit_error"),
         (400, "invalid_request_error"),
         (422, "invalid_request_error"),
-        (401, "authentication_error"),
         (403, "permission_error"),
-        (402, "api_error"),
         (500, "api_error"),
         ("server_error", "api_error"),
     ],
@@ -79,6 +77,23 @@ def test_error_type_follows_the_status(code: Any, expected_type: str) -> None:
     assert normalizer.error is not None and normalizer.error["type"] == expected_type
     expected_code = code if isinstance(code, str) else "upstream_error"
     assert events[-1]["error"]["code"] == expected_code
+
+
+@pytest.mark.parametrize("code", [401, 402, "401"])
+def test_an_in_stream_401_or_402_is_the_gateways_account_failure_not_the_clients(code: Any) -> None:
+    normalizer, events = run(event({"error": {"code": code, "message": "User not found."}}))
+    assert events[-1]["error"]["type"] == "api_error"
+    assert events[-1]["error"]["code"] == "upstream_account_refused"
+    assert "User not found" not in str(events)
+    assert normalizer.error == events[-1]["error"]
+
+
+def test_an_in_stream_402_priced_on_the_requests_size_is_the_clients_invalid_request() -> None:
+    message = ("This request requires more credits, or fewer max_tokens. You requested up to 16384 tokens, "
+               "but can only afford 3324. To increase, visit https://openrouter.ai/settings/credits")
+    _, events = run(event({"error": {"code": 402, "message": message}}))
+    assert events[-1]["error"]["type"] == "invalid_request_error"
+    assert events[-1]["error"]["param"] == "max_tokens" and "3324" in events[-1]["error"]["message"]
 
 
 def test_availability_form_without_code_uses_http_status_and_error_type() -> None:

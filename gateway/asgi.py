@@ -1,4 +1,5 @@
-"""Entry point for uvicorn workers: settings and logging from the environment, then the app."""
+"""The ASGI entry point uvicorn workers import (`gateway.asgi:app_from_env`): settings and logging from the
+environment, then the app from `create_app`."""
 
 from __future__ import annotations
 

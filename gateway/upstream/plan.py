@@ -1,27 +1,21 @@
-"""Chat completions upstream: every attempt goes through retries, fallbacks and the breaker, and only the step
-before the first byte reaches the client is ever retried."""
+"""How one call reaches upstream: the models to try, its deadlines and the resilient caller (`Plan`), the body
+encoded once per model (`Payloads`), and the SSE opening step that is the only part of a stream ever retried."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 
-from gateway.completions import Completion, read_completion
-from gateway.errors import GatewayError
 from gateway.policy.policy import Policy, Route
 from gateway.resilience.breaker import BreakerStore, CircuitBreaker
 from gateway.resilience.deadline import request_budget_s
 from gateway.resilience.executor import ResilientCaller
-from gateway.resilience.outcome import Outcome
 from gateway.resilience.retry_budget import RetryBudget
 from gateway.upstream.client import UpstreamClient
 from gateway.upstream.errors import translate_error
-
-CHAT_PATH = "/chat/completions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,54 +90,3 @@ async def open_event_stream(
     finally:
         await response.aclose()
     raise translate_error(response.status_code, body, response.headers)
-
-
-class ChatUpstream:
-    def __init__(self, client: UpstreamClient) -> None:
-        self._client = client
-
-    async def _complete_once(self, payload: bytes, connect_s: float | None) -> Completion:
-        return read_completion(await self._client.post(CHAT_PATH, payload, stream=False, connect_timeout_s=connect_s))
-
-    async def complete(self, payloads: Payloads, plan: Plan) -> Outcome[Completion]:
-        async def attempt(model: str) -> Completion:
-            return await self._complete_once(payloads.for_model(model), plan.connect_s)
-
-        # A non-streaming answer arrives whole, so only the request's deadline bounds it (no first-byte limit).
-        return await plan.caller.call(plan.models, attempt, deadline_s=plan.deadline_s)
-
-    async def complete_many(self, payloads: Payloads, plan: Plan, n: int) -> list[Outcome[Completion] | GatewayError]:
-        """n independent calls (OpenRouter ignores n); a failed one does not hide what the others cost."""
-        results = await asyncio.gather(*(self.complete(payloads, plan) for _ in range(n)), return_exceptions=True)
-        return [_as_outcome_or_error(result) for result in results]
-
-    async def _open_once(self, payload: bytes, plan: Plan) -> httpx.Response:
-        return await open_event_stream(self._client, CHAT_PATH, payload, plan.idle_s, plan.connect_s)
-
-    async def open_stream(self, payloads: Payloads, plan: Plan) -> Outcome[httpx.Response]:
-        async def attempt(model: str) -> httpx.Response:
-            return await self._open_once(payloads.for_model(model), plan)
-
-        return await plan.caller.call(
-            plan.models, attempt, deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s
-        )
-
-    async def open_streams(self, payloads: Payloads, plan: Plan, n: int) -> list[Outcome[httpx.Response]]:
-        results = await asyncio.gather(*(self.open_stream(payloads, plan) for _ in range(n)), return_exceptions=True)
-        outcomes = [r for r in results if isinstance(r, Outcome)]
-        failure = next((r for r in results if not isinstance(r, Outcome)), None)
-        if failure is None:
-            return outcomes
-        for outcome in outcomes:
-            await outcome.value.aclose()
-        raise _as_gateway_error(failure)
-
-
-def _as_gateway_error(failure: BaseException) -> GatewayError:
-    if isinstance(failure, GatewayError):
-        return failure
-    raise failure  # anything else is a bug (or a cancellation) and must surface as itself
-
-
-def _as_outcome_or_error(result: Outcome[Completion] | BaseException) -> Outcome[Completion] | GatewayError:
-    return result if isinstance(result, Outcome) else _as_gateway_error(result)

@@ -1,4 +1,4 @@
-"""Non-streaming chat completions: read OpenRouter's answer, surface errors hidden in 200s, merge n>1 fan-outs."""
+"""Reading OpenRouter JSON answers: the error hidden in a 200, a chat completion, and merging n>1 fan-outs."""
 
 from __future__ import annotations
 

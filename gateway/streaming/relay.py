@@ -1,28 +1,62 @@
-"""Relay OpenRouter SSE streams to the client chunk by chunk, normalised to OpenAI's shape; n>1 streams interleaved."""
+"""The one stream relay: upstream SSE bytes to the client as they arrive, for every API (n>1 chat interleaved).
+
+What an API does to its events lives in its tracker (the chat normaliser, the Responses tracker); what every
+stream gets lives here, once: the first-byte moment, the whole-request deadline, a final error event when the
+upstream fails, stalls or is cut, the upstream closed at once when the client leaves, and settlement at the end
+(through `StreamEnd`), however it ends. The idle gap between chunks is the transport's read timeout.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
-from gateway.streaming.merge import StreamMerger
-from gateway.streaming.normalizer import ChatStreamNormalizer
+STALLED_MESSAGE = "The upstream stream stalled past the gateway's timeout"
+CUT_MESSAGE = "The upstream connection closed mid-stream"
 
 
-class StreamObserver(Protocol):
+class StreamTracker(Protocol):
+    """Sans-IO view of one upstream stream: bytes in, client bytes out, and what metering needs from them."""
+
+    usage: dict[str, Any] | None
+    error: dict[str, Any] | None  # the OpenAI error object sent to the client, if the stream failed
+    model: str | None
+    provider: str | None
+    generation_id: str | None
+    done: bool  # the upstream's terminal event was seen: stop reading
+
+    @property
+    def completion_chars(self) -> int: ...
+
+    def feed(self, data: bytes) -> bytes:
+        """Raw upstream bytes in; the bytes to send to the client now (often b"")."""
+
+    def finish(self) -> bytes:
+        """Upstream EOF: the last bytes to send (an error event if the stream never reached its end)."""
+
+    def abort(self, message: str, code: str) -> bytes:
+        """A gateway-side failure mid-stream: one final error event."""
+
+
+class StreamEnd(Protocol):
     def first_event(self) -> None:
         """The first bytes went to the client."""
 
-    def done(self, normalizers: Sequence[ChatStreamNormalizer], cancelled: bool) -> None:
+    def done(self, trackers: Sequence[StreamTracker], cancelled: bool) -> None:
         """Called once when the stream ends, however it ends (cancelled = the client left)."""
 
 
+class StreamMerger(Protocol):
+    def finish(self, trackers: Sequence[Any]) -> bytes:
+        """The tail of n interleaved streams once all have ended (summed usage, one terminal frame)."""
+
+
 class StreamDeadline:
-    """The wall-clock end of the whole request; the idle gap between chunks is the transport's read timeout."""
+    """The wall-clock end of the whole request."""
 
     def __init__(self, deadline_s: float | None) -> None:
         self.ends_at = time.monotonic() + deadline_s if deadline_s is not None else None
@@ -36,20 +70,24 @@ class _Stalled(Exception):
 
 
 async def _chunks(response: httpx.Response, deadline: StreamDeadline) -> AsyncIterator[bytes]:
+    if deadline.ends_at is None:
+        async for data in response.aiter_bytes():
+            yield data
+        return
     async for data in response.aiter_bytes():
         if deadline.passed():
             raise _Stalled
         yield data
 
 
-def _read_failure(normalizer: ChatStreamNormalizer, exc: Exception) -> bytes:
+def _read_failure(tracker: StreamTracker, exc: Exception) -> bytes:
     if isinstance(exc, _Stalled | httpx.TimeoutException):
-        return normalizer.abort("The upstream stream stalled past the gateway's timeout", code="upstream_timeout")
-    return normalizer.abort("The upstream connection closed mid-stream", code="upstream_stream_truncated")
+        return tracker.abort(STALLED_MESSAGE, "upstream_timeout")
+    return tracker.abort(CUT_MESSAGE, "upstream_stream_truncated")
 
 
 async def relay_stream(
-    response: httpx.Response, normalizer: ChatStreamNormalizer, deadline: StreamDeadline, observer: StreamObserver
+    response: httpx.Response, tracker: StreamTracker, deadline: StreamDeadline, end: StreamEnd
 ) -> AsyncIterator[bytes]:
     """Yield client bytes as upstream bytes arrive; closing the generator (client gone) closes upstream at once."""
     cancelled = True
@@ -57,41 +95,41 @@ async def relay_stream(
     try:
         try:
             async for data in _chunks(response, deadline):
-                out = normalizer.feed(data)
+                out = tracker.feed(data)
                 if out:
                     if first:
-                        observer.first_event()
+                        end.first_event()
                         first = False
                     yield out
-                if normalizer.done:
+                if tracker.done:
                     break
-            tail = normalizer.finish()
+            tail = tracker.finish()
         except (httpx.HTTPError, _Stalled) as exc:
-            tail = _read_failure(normalizer, exc)
+            tail = _read_failure(tracker, exc)
         if tail:
             yield tail
         cancelled = False
     finally:
         await response.aclose()
-        observer.done((normalizer,), cancelled)
+        end.done((tracker,), cancelled)
 
 
 async def _pump(
     index: int,
     response: httpx.Response,
-    normalizer: ChatStreamNormalizer,
+    tracker: StreamTracker,
     deadline: StreamDeadline,
     queue: asyncio.Queue[tuple[int, bytes] | None],
 ) -> None:
     try:
         async for data in _chunks(response, deadline):
-            out = normalizer.feed(data)
+            out = tracker.feed(data)
             if out:
                 queue.put_nowait((index, out))
-            if normalizer.done or normalizer.error is not None:
+            if tracker.done or tracker.error is not None:
                 break
     except (httpx.HTTPError, _Stalled) as exc:
-        queue.put_nowait((index, _read_failure(normalizer, exc)))
+        queue.put_nowait((index, _read_failure(tracker, exc)))
     finally:
         await response.aclose()
         queue.put_nowait(None)
@@ -99,16 +137,16 @@ async def _pump(
 
 async def relay_fanout(
     responses: Sequence[httpx.Response],
-    normalizers: Sequence[ChatStreamNormalizer],
+    trackers: Sequence[StreamTracker],
     merger: StreamMerger,
     deadline: StreamDeadline,
-    observer: StreamObserver,
+    end: StreamEnd,
 ) -> AsyncIterator[bytes]:
     """n upstream streams, one per choice, interleaved as chunks arrive; one usage chunk and one [DONE] at the end."""
     queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
     pumps = [
-        asyncio.ensure_future(_pump(i, r, n, deadline, queue))
-        for i, (r, n) in enumerate(zip(responses, normalizers, strict=True))
+        asyncio.ensure_future(_pump(i, r, t, deadline, queue))
+        for i, (r, t) in enumerate(zip(responses, trackers, strict=True))
     ]
     # SDK stream accumulators append choices in arrival order: hold other choices until choice 0 has begun.
     held: list[bytes] | None = []
@@ -121,19 +159,19 @@ async def relay_fanout(
                 remaining -= 1
                 continue
             index, out = item
-            if held is not None and index != 0 and normalizers[0].error is None and not normalizers[0].done:
+            if held is not None and index != 0 and trackers[0].error is None and not trackers[0].done:
                 held.append(out)
                 continue
             if held is not None:
-                observer.first_event()
+                end.first_event()
             yield out
-            if any(n.error is not None for n in normalizers):
+            if any(t.error is not None for t in trackers):
                 break  # the error event is final: stop every other choice
             if held:
                 yield b"".join(held)
             held = None
         else:
-            tail = (b"".join(held) if held else b"") + merger.finish(normalizers)
+            tail = (b"".join(held) if held else b"") + merger.finish(trackers)
             if tail:
                 yield tail
         cancelled = False
@@ -143,4 +181,4 @@ async def relay_fanout(
         await asyncio.gather(*pumps, return_exceptions=True)
         for response in responses:
             await response.aclose()
-        observer.done(normalizers, cancelled)
+        end.done(trackers, cancelled)

@@ -1,0 +1,1 @@
+"""One adapter per model API (chat completions, Responses, embeddings); the pipeline runs them all."""

@@ -1,0 +1,187 @@
+"""The request pipeline: the one place that knows the order of the stages, for every model endpoint.
+
+    authenticate → parse → validate → route → apply params → estimate → cache → admit → upstream → respond → settle
+
+What differs between chat completions, Responses and embeddings is asked of the API's adapter
+(`gateway.apis.adapter.ApiAdapter`); everything else happens here, the same way for every API. An admitted call
+is settled in one `try/finally`: attempts, fallbacks and errors are recorded alike whatever the API and however
+the call ends; a stream hands its settlement to its end (`streaming.relay`), which runs however the stream ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from gateway.apis.adapter import Answer, ApiAdapter
+from gateway.cache.stage import CacheStage
+from gateway.errors import GatewayError
+from gateway.estimate import CostEstimate
+from gateway.front import Front, Routed
+from gateway.middleware import Endpoint
+from gateway.resilience.outcome import Outcome
+from gateway.settlement import Call, Served, Settler, cost_header
+from gateway.streaming.relay import StreamDeadline, StreamTracker, relay_fanout, relay_stream
+from gateway.upstream.exchange import UpstreamExchange
+from gateway.upstream.plan import Payloads, Resilience
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+class _StreamEnd:
+    """Connects a relayed stream's end to settlement: usage from the final event, or an estimate if cut short."""
+
+    def __init__(self, call: Call, settler: Settler, estimate: CostEstimate, generation_id: str | None) -> None:
+        self._call = call
+        self._settler = settler
+        self._estimate = estimate
+        self._generation_id = generation_id  # from the upstream's header: known even if no event arrived
+
+    def first_event(self) -> None:
+        self._call.first_event()
+
+    def done(self, trackers: Sequence[StreamTracker], cancelled: bool) -> None:
+        # Without usage the prompt was still billed (a stream cut before its first token too): estimate it all.
+        estimated = sum(self._estimate.cost_of(t.completion_chars) for t in trackers if t.usage is None)
+        error = next((t.error for t in trackers if t.error is not None), None)
+        first = trackers[0]
+        self._call.log_fields["stream_error"] = error.get("code") if error else None
+        self._settler.finish(
+            self._call, status=200, usages=[t.usage for t in trackers],
+            served=Served(first.model, first.provider, first.generation_id or self._generation_id),
+            error_type=str(error.get("type") or "api_error") if error else None,
+            estimated_cost_usd=estimated, cancelled=cancelled,
+        )
+
+
+class Pipeline:
+    def __init__(
+        self, front: Front, cache: CacheStage, resilience: Resilience, upstream: UpstreamExchange, settler: Settler
+    ) -> None:
+        self._front = front
+        self._cache = cache
+        self._resilience = resilience
+        self._upstream = upstream
+        self._settler = settler
+
+    def endpoint(self, api: ApiAdapter) -> Endpoint:
+        """The Starlette endpoint that serves `api` through the pipeline."""
+
+        async def serve(request: Request) -> Response:
+            return await self.handle(request, api)
+
+        return serve
+
+    async def handle(self, request: Request, api: ApiAdapter) -> Response:
+        principal, body = await self._front.open(request)  # authenticate (a bad token: 401 whatever the body), parse
+        api.validate(body)
+        routed = await self._front.route(principal, body)  # policy, then catalogue: unknown models never go upstream
+        api.apply_params(body, routed)
+        estimate = api.estimate(body, routed)
+        if api.cacheable:
+            decision = self._cache.decide(routed, request, body, api.endpoint)
+            if decision is not None:
+                return await self._cache.serve(
+                    request, routed, body, decision, api.endpoint,
+                    lambda: self._admit(request, api, routed, body, estimate),
+                    lambda call: self._forward(api, routed, body, call, estimate),
+                )
+        call = await self._admit(request, api, routed, body, estimate)
+        return await self._forward(api, routed, body, call, estimate)
+
+    async def _admit(
+        self, request: Request, api: ApiAdapter, routed: Routed, body: dict[str, Any], estimate: CostEstimate
+    ) -> Call:
+        """One atomic step (rate limits + the reservation of `copies` × the estimate), or a 429."""
+        return await self._front.admit(request, routed, api.record_view(body), estimate, copies=api.copies(body),
+                                       endpoint=api.endpoint)
+
+    async def _forward(
+        self, api: ApiAdapter, routed: Routed, body: dict[str, Any], call: Call, estimate: CostEstimate
+    ) -> Response:
+        """Upstream, respond, settle: an admitted call always ends in the Settler, however it ends."""
+        ending = _Ending()
+        try:
+            plan = self._resilience.plan(routed.policy, routed.route)
+            api.shape_upstream(body, routed)
+            payloads = Payloads(body)
+            call.upstream_started_at = time.perf_counter()
+            if api.streams(body):
+                try:
+                    streams = await self._upstream.open_streams(api.upstream_path, payloads, plan, call.record.n)
+                except GatewayError as exc:
+                    call.note_attempts(exc.attempts)
+                    raise
+                call.note_attempts(a for o in streams for a in o.attempts)
+                ending.handed_to_stream = True  # from here the stream's end settles, however the stream ends
+                return self._stream(api, body, call, estimate, streams, StreamDeadline(plan.deadline_s))
+            results = await self._upstream.complete_many(api.upstream_path, payloads, plan,
+                                                         lambda r: api.read_answer(r, estimate), call.record.n)
+            call.note_attempts(a for result in results for a in result.attempts)
+            answered = [result for result in results if isinstance(result, Outcome)]
+            failure = next((result for result in results if isinstance(result, GatewayError)), None)
+            if failure is not None:
+                ending.usages = [o.value.usage for o in answered]  # what answered copies cost is billed anyway
+                raise failure
+            return self._respond(api, call, answered)
+        except GatewayError as exc:
+            ending.status, ending.error_type = exc.status, exc.type
+            raise
+        except asyncio.CancelledError:
+            ending.status, ending.error_type, ending.cancelled = 499, "cancelled", True
+            raise
+        finally:
+            if not ending.handed_to_stream:  # a no-op after `_respond` settled the answer
+                self._settler.finish(call, status=ending.status, error_type=ending.error_type, usages=ending.usages,
+                                     cancelled=ending.cancelled)
+
+    def _respond(self, api: ApiAdapter, call: Call, outcomes: list[Outcome[Answer]]) -> Response:
+        """Settle first: the answer's headers state what it cost."""
+        served = _served(outcomes[0])
+        self._settler.finish(call, status=200, usages=[o.value.usage for o in outcomes], served=served)
+        headers = call.response_headers()
+        headers["x-gateway-cost-usd"] = cost_header(call.record.cost_usd)
+        headers["x-gateway-model-served"] = str(served.model)
+        if served.generation_id:
+            headers["x-generation-id"] = served.generation_id
+        return Response(api.merge([o.value for o in outcomes]), media_type="application/json", headers=headers)
+
+    def _stream(
+        self, api: ApiAdapter, body: dict[str, Any], call: Call, estimate: CostEstimate,
+        streams: list[Outcome[httpx.Response]], deadline: StreamDeadline,
+    ) -> Response:
+        first = streams[0]
+        headers = {**call.response_headers(), **SSE_HEADERS, "x-gateway-model-served": first.model_used}
+        generation_id = first.value.headers.get("x-generation-id") if len(streams) == 1 else None
+        if generation_id:
+            headers["x-generation-id"] = generation_id
+        end = _StreamEnd(call, self._settler, estimate, generation_id)
+        trackers = api.trackers(body, len(streams))
+        if len(streams) == 1:
+            relay = relay_stream(first.value, trackers[0], deadline, end)
+        else:
+            relay = relay_fanout([s.value for s in streams], trackers, api.merger(body), deadline, end)
+        return StreamingResponse(relay, media_type="text/event-stream", headers=headers)
+
+
+@dataclass(slots=True)
+class _Ending:
+    """How an admitted call ended, for its settlement; until told otherwise, by an unexpected failure."""
+
+    status: int = 500
+    error_type: str | None = "api_error"
+    usages: list[Mapping[str, Any] | None] = field(default_factory=list)
+    cancelled: bool = False
+    handed_to_stream: bool = False
+
+
+def _served(outcome: Outcome[Answer]) -> Served:
+    served = outcome.value.served
+    return Served(served.model or outcome.model_used, served.provider, served.generation_id)

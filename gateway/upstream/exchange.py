@@ -1,0 +1,83 @@
+"""Sends an admitted call to OpenRouter for any API: JSON answers or opened SSE streams, one or n copies.
+
+Every attempt goes through the plan's resilient caller (retries, fallbacks, breaker); for a stream only the
+opening step is retried, before the first byte reaches the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+import httpx
+
+from gateway.errors import GatewayError
+from gateway.resilience.outcome import Outcome
+from gateway.upstream.client import UpstreamClient
+from gateway.upstream.plan import Payloads, Plan, open_event_stream
+
+T = TypeVar("T")
+
+
+class UpstreamExchange:
+    def __init__(self, client: UpstreamClient) -> None:
+        self._client = client
+
+    async def complete(
+        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T]
+    ) -> Outcome[T]:
+        """One JSON answer; `read` turns a response into the answer or raises the GatewayError it carries."""
+
+        async def attempt(model: str) -> T:
+            return read(await self._client.post(path, payloads.for_model(model), stream=False,
+                                                connect_timeout_s=plan.connect_s))
+
+        # A non-streaming answer arrives whole, so only the request's deadline bounds it (no first-byte limit).
+        return await plan.caller.call(plan.models, attempt, deadline_s=plan.deadline_s)
+
+    async def complete_many(
+        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T], copies: int
+    ) -> list[Outcome[T] | GatewayError]:
+        """`copies` independent calls (OpenRouter ignores n); a failed one does not hide what the others cost."""
+        if copies == 1:
+            try:
+                return [await self.complete(path, payloads, plan, read)]
+            except GatewayError as exc:
+                return [exc]
+        results = await asyncio.gather(*(self.complete(path, payloads, plan, read) for _ in range(copies)),
+                                       return_exceptions=True)
+        return [result if isinstance(result, Outcome) else _as_gateway_error(result) for result in results]
+
+    async def open_stream(self, path: str, payloads: Payloads, plan: Plan) -> Outcome[httpx.Response]:
+        async def attempt(model: str) -> httpx.Response:
+            return await open_event_stream(self._client, path, payloads.for_model(model), plan.idle_s,
+                                           plan.connect_s)
+
+        return await plan.caller.call(
+            plan.models, attempt, deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s
+        )
+
+    async def open_streams(
+        self, path: str, payloads: Payloads, plan: Plan, copies: int
+    ) -> list[Outcome[httpx.Response]]:
+        """`copies` streams, all open, or none: a failure closes the others and raises (with every attempt made)."""
+        if copies == 1:
+            return [await self.open_stream(path, payloads, plan)]
+        results = await asyncio.gather(*(self.open_stream(path, payloads, plan) for _ in range(copies)),
+                                       return_exceptions=True)
+        outcomes = [r for r in results if isinstance(r, Outcome)]
+        failure = next((r for r in results if not isinstance(r, Outcome)), None)
+        if failure is None:
+            return outcomes
+        for outcome in outcomes:
+            await outcome.value.aclose()
+        error = _as_gateway_error(failure)
+        error.attempts = tuple(a for o in outcomes for a in o.attempts) + error.attempts
+        raise error
+
+
+def _as_gateway_error(failure: BaseException) -> GatewayError:
+    if isinstance(failure, GatewayError):
+        return failure
+    raise failure  # anything else is a bug (or a cancellation) and must surface as itself
