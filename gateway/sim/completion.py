@@ -8,6 +8,13 @@ from gateway.sim.exchange import Exchange
 
 MID_STREAM_ERROR = {"code": 502, "message": "Provider disconnected",
                     "metadata": {"error_type": "provider_unavailable"}}
+# Messages OpenRouter puts on an account failure reported inside a stream (OPENROUTER.md §4.5).
+_STREAM_ERROR_MESSAGES = {401: "User not found.", 402: "Insufficient credits. Add more using https://openrouter.ai/credits"}
+
+
+def stream_error(status: int) -> dict[str, object]:
+    """A mid-stream error object with the given `code` (the `stream_error_status` knob)."""
+    return {"code": status, "message": _STREAM_ERROR_MESSAGES.get(status, "Provider returned error")}
 
 
 def message(exchange: Exchange, content: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class Knobs:
     processing_comments: int
     keepalive_ms: float
     fail_models: frozenset[str] | None
+    stream_error_status: int | None  # the `code` of a mid-stream error object (None: the observed 502)
 
 
 def _collect(body: dict[str, Any], headers: Any) -> dict[str, Any]:
@@ -79,6 +80,8 @@ def read_knobs(body: dict[str, Any], headers: Any, config: SimConfig) -> Knobs:
             processing_comments=int(options.get("processing_comments", config.processing_comments)),
             keepalive_ms=float(options.get("keepalive_ms", config.keepalive_ms)),
             fail_models=None if fail_models is None else frozenset(fail_models),
+            stream_error_status=None if options.get("stream_error_status") is None
+            else int(options["stream_error_status"]),
         )
     except (TypeError, ValueError) as exc:
         raise SimError(400, f"Invalid sim option: {exc}") from exc

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from gateway.sim.completion import MID_STREAM_ERROR
+from gateway.sim.completion import MID_STREAM_ERROR, stream_error
 from gateway.sim.exchange import Exchange
 from gateway.sim.state import user_id_for
 from gateway.sim.tokenizer import count_tokens, split_tokens
@@ -176,13 +176,15 @@ class StreamProducer:
         self.exchange.settle("error")
         if self.fault == "disconnect":
             return
+        status = self.knobs.stream_error_status
         if self.fault == "mid_stream_legacy" or self.fault == "error_in_200":
-            error = {"error": {"message": "Provider disconnected", "code": 502}, "user_id": self.user_id}
+            error = {"error": {"message": "Provider disconnected", "code": status or 502}, "user_id": self.user_id}
             await self._write(_frame(error))
         else:
             choice = {"index": 0, "delta": {"content": ""}, "finish_reason": "error",
                       "native_finish_reason": self.exchange.native_finish("error")}
-            await self._write(_frame({**self.head, "error": MID_STREAM_ERROR, "choices": [choice]}))
+            failure = MID_STREAM_ERROR if status is None else stream_error(status)
+            await self._write(_frame({**self.head, "error": failure, "choices": [choice]}))
         if self.knobs.done_after_error:
             await self._write(DONE)
 
