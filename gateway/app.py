@@ -48,20 +48,20 @@ from gateway.resilience.redis_breaker import RedisBreakerStore
 from gateway.routes import HealthRoutes, ModelRoutes
 from gateway.settings import Settings
 from gateway.settlement import Settler
-from gateway.store import Store, open_store
+from gateway.shared_state import SharedState, open_shared_state
 from gateway.upstream.client import UpstreamClient, build_http_client, build_transport
 from gateway.upstream.exchange import UpstreamExchange
 from gateway.upstream.plan import Resilience
 from gateway.upstream.transport import UpstreamTransport
 
 
-def build_ledger(settings: Settings, store: Store, metrics: Metrics) -> Ledger:
-    sinks = settings.ledger_sinks or (["redis"] if store.redis is not None else ["memory"])
+def build_ledger(settings: Settings, shared: SharedState, metrics: Metrics) -> Ledger:
+    sinks = settings.ledger_sinks or (["redis"] if shared.redis is not None else ["memory"])
     ledgers: list[Ledger] = []
     for sink in sinks:
-        if sink == "redis" and store.redis is not None:
-            pipelined = store.shared.pipelined if store.shared is not None else None
-            ledgers.append(RedisStreamLedger(store.redis, stream_key=settings.ledger_stream_key,
+        if sink == "redis" and shared.redis is not None:
+            pipelined = shared.shared.pipelined if shared.shared is not None else None
+            ledgers.append(RedisStreamLedger(shared.redis, stream_key=settings.ledger_stream_key,
                                              maxlen=settings.ledger_maxlen, on_error=metrics.ledger_error,
                                              pipelined=pipelined))
         elif sink == "jsonl":
@@ -85,7 +85,7 @@ class _Components:
     catalogue: ModelCatalogue
     authenticator: Authenticator
     policies: PolicyStore
-    store: Store
+    shared_state: SharedState
     notifier: AlertNotifier
     limiter: Limiter
     background: BackgroundTasks
@@ -109,20 +109,20 @@ def _build(
     catalogue = ModelCatalogue(upstream, ttl_s=settings.models_cache_ttl_s)
     authenticator = Authenticator(settings, http=http_client)
     policies = PolicyStore(settings.policy_file)
-    store = open_store(settings, redis)
+    shared = open_shared_state(settings, redis)
     notifier = AlertNotifier(http_client, settings.budget_alert_webhook_url, metrics)
-    limiter = Limiter(store.backend, notifier, metrics, reservation_ttl_s=settings.reservation_ttl_s)
+    limiter = Limiter(shared.backend, notifier, metrics, reservation_ttl_s=settings.reservation_ttl_s)
     background = BackgroundTasks()
-    ledger = build_ledger(settings, store, metrics)
+    ledger = build_ledger(settings, shared, metrics)
     breaker_store: BreakerStore = (
-        LocalBreakerCache(RedisBreakerStore(store.redis)) if store.redis is not None else MemoryBreakerStore()
+        LocalBreakerCache(RedisBreakerStore(shared.redis)) if shared.redis is not None else MemoryBreakerStore()
     )
     resilience = Resilience(breaker_store)
     reconciler = GenerationReconciler(upstream, timeout_s=settings.reconcile_timeout_s)
     tracer = build_tracer(settings)
     settler = Settler(limiter, ledger, metrics, background, reconciler, tracer)
     front = Front(settings, authenticator, policies, catalogue, limiter, metrics)
-    cache_store: CacheStore = RedisCacheStore(store.redis) if store.redis is not None else MemoryCacheStore()
+    cache_store: CacheStore = RedisCacheStore(shared.redis) if shared.redis is not None else MemoryCacheStore()
     pipeline = Pipeline(front, CacheStage(cache_store, front, settler), resilience, UpstreamExchange(upstream),
                         settler)
     model_endpoints: dict[tuple[str, str], Endpoint] = {
@@ -131,9 +131,9 @@ def _build(
         ("POST", "/v1/embeddings"): pipeline.endpoint(EmbeddingsApi()),
     }
     return _Components(
-        settings, transport, http_client, http is None, metrics, catalogue, authenticator, policies, store, notifier,
+        settings, transport, http_client, http is None, metrics, catalogue, authenticator, policies, shared, notifier,
         limiter, background, ledger, resilience, reconciler, tracer, model_endpoints,
-        ModelRoutes(authenticator, catalogue), HealthRoutes(catalogue, store),
+        ModelRoutes(authenticator, catalogue), HealthRoutes(catalogue, shared),
     )
 
 
@@ -143,7 +143,7 @@ def _lifespan(c: _Components) -> Callable[[Starlette], AbstractAsyncContextManag
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         tasks = [asyncio.ensure_future(
-            housekeeping_forever(settings.spool_replay_interval_s, c.store, c.resilience, c.metrics, c.notifier,
+            housekeeping_forever(settings.spool_replay_interval_s, c.shared_state, c.resilience, c.metrics, c.notifier,
                                  c.limiter)
         )]
         if settings.policy_file:
@@ -167,7 +167,7 @@ def _lifespan(c: _Components) -> Callable[[Starlette], AbstractAsyncContextManag
                 # blocking HTTP, hence the thread.
                 await asyncio.to_thread(c.tracer.shutdown)
             await c.authenticator.aclose()
-            await c.store.aclose()
+            await c.shared_state.aclose()
             if c.owns_http:
                 await c.http_client.aclose()
             await c.transport.aclose()
@@ -187,7 +187,7 @@ def _routes(c: _Components) -> list[Route]:
         Route("/healthz", c.health.healthz, methods=["GET"]),
         Route("/readyz", c.health.readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        *AdminRoutes(c.authenticator, c.store.backend, c.policies).routes(),
+        *AdminRoutes(c.authenticator, c.shared_state.backend, c.policies).routes(),
     ]
 
 
@@ -211,7 +211,7 @@ def create_app(
         exception_handlers={HTTPException: _http_exception},
     )
     app.state.background = c.background
-    app.state.store = c.store
+    app.state.shared_state = c.shared_state
     app.state.ledger = c.ledger
     app.state.metrics = c.metrics
     return app

@@ -10,14 +10,14 @@ from gateway.alerts import AlertNotifier
 from gateway.errors import GatewayError
 from gateway.limits.limiter import Limiter
 from gateway.metrics import Metrics
-from gateway.store import Store
+from gateway.shared_state import SharedState
 from gateway.upstream.plan import Resilience
 
 log = structlog.get_logger(__name__)
 
 
 async def housekeeping_once(
-    store: Store, resilience: Resilience, metrics: Metrics, notifier: AlertNotifier, limiter: Limiter
+    store: SharedState, resilience: Resilience, metrics: Metrics, notifier: AlertNotifier, limiter: Limiter
 ) -> None:
     if store.resilient is not None:
         # Ask the store itself: an idle replica must show an outage too, not only one that sends traffic.
@@ -37,7 +37,7 @@ async def housekeeping_once(
 
 
 async def housekeeping_forever(
-    interval_s: float, store: Store, resilience: Resilience, metrics: Metrics, notifier: AlertNotifier,
+    interval_s: float, store: SharedState, resilience: Resilience, metrics: Metrics, notifier: AlertNotifier,
     limiter: Limiter,
 ) -> None:
     while True:

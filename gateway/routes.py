@@ -9,7 +9,7 @@ from starlette.responses import Response
 from gateway.auth.authenticator import Authenticator
 from gateway.catalogue import ModelCatalogue, to_openai_model
 from gateway.errors import NotFoundError, ServiceUnavailableError
-from gateway.store import Store
+from gateway.shared_state import SharedState
 
 
 def _json(payload: object, status: int = 200) -> Response:
@@ -41,7 +41,7 @@ class ModelRoutes:
 
 
 class HealthRoutes:
-    def __init__(self, catalogue: ModelCatalogue, store: Store) -> None:
+    def __init__(self, catalogue: ModelCatalogue, store: SharedState) -> None:
         self._catalogue = catalogue
         self._store = store
 

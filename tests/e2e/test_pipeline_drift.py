@@ -134,3 +134,24 @@ def test_an_upstream_account_failure_is_a_502_the_client_should_not_retry(
         assert response.json()["error"]["type"] == "api_error"
         assert response.json()["error"]["code"] == "upstream_account_refused"
     assert len(sim.requests()) == 3  # one attempt each: never retried, never failed over
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/chat/completions", {"messages": [{"role": {}, "content": "hi"}]}, "messages[0].role"),
+        ("/chat/completions", {"messages": [{"role": [], "content": "hi"}]}, "messages[0].role"),
+        ("/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "max_tokens": True}, "max_tokens"),
+        ("/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 0},
+         "max_completion_tokens"),
+        ("/responses", {"input": "hi", "max_output_tokens": -5}, "max_output_tokens"),
+    ],
+)
+def test_any_json_shape_is_a_400_never_a_500(
+    gateway: Gateway, sim: Sim, path: str, body: dict[str, object], param: str
+) -> None:
+    response = gateway.http.post(path, json={"model": SOLO, **body})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert response.json()["error"]["param"] == param
+    assert sim.requests() == []

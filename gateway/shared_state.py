@@ -22,7 +22,7 @@ log = structlog.get_logger(__name__)
 
 
 @dataclass
-class Store:
+class SharedState:
     backend: LimiterBackend
     redis: RedisClient | None
     resilient: ResilientLimiter | None
@@ -55,9 +55,9 @@ class Store:
                 await self.redis.aclose()
 
 
-def open_store(settings: Settings, redis: RedisClient | None = None) -> Store:
+def open_shared_state(settings: Settings, redis: RedisClient | None = None) -> SharedState:
     if redis is None and not settings.redis_url:
-        return Store(MemoryLimiterBackend(), None, None, owns_redis=False)
+        return SharedState(MemoryLimiterBackend(), None, None, owns_redis=False)
     owns = redis is None
     client = redis if redis is not None else open_redis(
         str(settings.redis_url), cluster=settings.redis_cluster, max_connections=settings.redis_max_connections
@@ -66,4 +66,4 @@ def open_store(settings: Settings, redis: RedisClient | None = None) -> Store:
     spool = SettlementSpool(Path(settings.spool_dir) / f"settlements-{os.getpid()}.jsonl")
     shared = RedisLimiterBackend(client)
     resilient = ResilientLimiter(shared, MemoryLimiterBackend(), spool, fail_mode=settings.store_fail_mode)
-    return Store(resilient, client, resilient, owns_redis=owns, shared=shared)
+    return SharedState(resilient, client, resilient, owns_redis=owns, shared=shared)
