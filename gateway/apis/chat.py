@@ -13,9 +13,9 @@ from gateway.apis.adapter import Answer
 from gateway.estimate import CostEstimate, estimate_prompt_tokens, plan_completion, route_price
 from gateway.front import Routed
 from gateway.settlement import Served
-from gateway.streaming.merge import StreamMerger
+from gateway.streaming.merge import StreamMerger, sum_usage
 from gateway.streaming.normalizer import ChatStreamNormalizer
-from gateway.upstream.completions import Completion, merge_completions, read_completion
+from gateway.upstream.completions import read_completion
 from gateway.validation import validate_chat_request
 
 
@@ -66,8 +66,14 @@ class ChatCompletionsApi:
     def merge(self, answers: Sequence[Answer]) -> bytes:
         """n > 1: one response whose choices are indexed 0..n-1 and whose usage and cost are summed."""
         if len(answers) == 1:
-            return answers[0].body
-        return orjson.dumps(merge_completions([Completion(a.body, a.parsed, a.served.generation_id) for a in answers]))
+            return answers[0].body  # the exact upstream bytes
+        merged = dict(answers[0].parsed)
+        merged["choices"] = [{**choice, "index": index} for index, answer in enumerate(answers)
+                             for choice in answer.parsed.get("choices") or ()]
+        usages = [dict(answer.usage) for answer in answers if answer.usage is not None]
+        if usages:
+            merged["usage"] = sum_usage(usages)
+        return orjson.dumps(merged)
 
     def trackers(self, body: Mapping[str, Any], copies: int) -> Sequence[ChatStreamNormalizer]:
         include_usage = _include_usage(body)

@@ -1,16 +1,15 @@
-"""Reading OpenRouter JSON answers: the error hidden in a 200, a chat completion, and merging n>1 fan-outs."""
+"""Reading OpenRouter JSON answers: the error hidden in a 200, and a chat completion."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 
-from gateway.errors import GatewayError, UpstreamError
-from gateway.streaming.merge import sum_usage
+from gateway.errors import UpstreamError
 from gateway.upstream.errors import translate_error, translate_error_object
 
 
@@ -63,19 +62,3 @@ def _raise_choice_error(parsed: Mapping[str, Any]) -> None:
             error = choice.get("error") if isinstance(choice.get("error"), dict) else {}
             status = error.get("code") if isinstance(error.get("code"), int) else 502
             raise translate_error_object(status if status >= 500 else 502, error or {"message": "Provider failed"}, {})
-
-
-def merge_completions(parts: Sequence[Completion]) -> dict[str, Any]:
-    """n>1 fan-out: one response whose choices are indexed 0..n-1 and whose usage and cost are summed."""
-    if not parts:
-        raise GatewayError("No completions to merge")
-    merged = dict(parts[0].parsed)
-    choices: list[Any] = []
-    for index, part in enumerate(parts):
-        for choice in part.parsed.get("choices") or ():
-            choices.append({**choice, "index": index})
-    merged["choices"] = choices
-    usages = [part.usage for part in parts if part.usage is not None]
-    if usages:
-        merged["usage"] = sum_usage(usages)
-    return merged

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.errors import GatewayError, RateLimitError, ServiceUnavailableError, UpstreamAccountError, UpstreamError
+from gateway.errors import GatewayError, RateLimitError, ServiceUnavailableError, UpstreamAccountError
 from gateway.policy.schema import BreakerPolicy, RetryPolicy
 from gateway.resilience import (
     CIRCUIT_OPEN,
