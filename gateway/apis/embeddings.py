@@ -81,7 +81,7 @@ class EmbeddingsApi:
         body["model"] = routed.route.models[0]  # no task params apply to embeddings
 
     def estimate(self, body: dict[str, Any], routed: Routed) -> CostEstimate:
-        price = route_price(routed.snapshot, routed.priced_models)
+        price = route_price(routed.snapshot, routed.priced_models, routed.org)
         return CostEstimate(prompt_tokens=_input_tokens(body["input"]), completion_tokens=0, price=price)
 
     def record_view(self, body: dict[str, Any]) -> Mapping[str, Any]:
