@@ -119,12 +119,13 @@ class Front:
         routed: Routed,
         record_body: Mapping[str, Any],
         estimate: CostEstimate,
-        *,
-        copies: int,
         endpoint: str,
     ) -> Call:
-        """Open the call's ledger record and take its reservation (raises 429 when limits or budget say no)."""
+        """Open the call's ledger record and take its reservation (raises 429 when limits or budget say no).
+
+        The record's `n` is how many upstream calls the request makes (chat's fan-out): each one is reserved.
+        """
         record, fields = self.start_record(request, routed, record_body)
-        ticket = await self._limiter.admit(routed.principal, routed.org, estimate, copies)
+        ticket = await self._limiter.admit(routed.principal, routed.org, estimate, record.n)
         self._metrics.call_started()  # Settler.finish ends it, however the call ends
         return Call(route=routed.route, ticket=ticket, record=record, log_fields=fields, endpoint=endpoint)

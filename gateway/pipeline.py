@@ -11,9 +11,9 @@ the call ends; a stream hands its settlement to its end (`streaming.relay`), whi
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -72,12 +72,8 @@ class Pipeline:
         self._settler = settler
 
     def endpoint(self, api: ApiAdapter) -> Endpoint:
-        """The Starlette endpoint that serves `api` through the pipeline."""
-
-        async def serve(request: Request) -> Response:
-            return await self.handle(request, api)
-
-        return serve
+        """The endpoint that serves `api` through the pipeline (a partial: no extra frame per request)."""
+        return functools.partial(self.handle, api=api)
 
     async def handle(self, request: Request, api: ApiAdapter) -> Response:
         principal, body = await self._front.open(request)  # authenticate (a bad token: 401 whatever the body), parse
@@ -90,65 +86,69 @@ class Pipeline:
             if decision is not None:
                 return await self._cache.serve(
                     request, routed, body, decision, api.endpoint,
-                    lambda: self._admit(request, api, routed, body, estimate),
+                    lambda: self._front.admit(request, routed, api.record_view(body), estimate, api.endpoint),
                     lambda call: self._forward(api, routed, body, call, estimate),
                 )
-        call = await self._admit(request, api, routed, body, estimate)
+        # One atomic step (rate limits + the reservation of n × the estimate), or a 429.
+        call = await self._front.admit(request, routed, api.record_view(body), estimate, api.endpoint)
         return await self._forward(api, routed, body, call, estimate)
-
-    async def _admit(
-        self, request: Request, api: ApiAdapter, routed: Routed, body: dict[str, Any], estimate: CostEstimate
-    ) -> Call:
-        """One atomic step (rate limits + the reservation of `copies` × the estimate), or a 429."""
-        return await self._front.admit(request, routed, api.record_view(body), estimate, copies=api.copies(body),
-                                       endpoint=api.endpoint)
 
     async def _forward(
         self, api: ApiAdapter, routed: Routed, body: dict[str, Any], call: Call, estimate: CostEstimate
     ) -> Response:
-        """Upstream, respond, settle: an admitted call always ends in the Settler, however it ends."""
-        ending = _Ending()
+        """Upstream, respond, settle: an admitted call always ends in the Settler, however it ends.
+
+        Until told otherwise it ended in an unexpected failure; `_respond` settles an answer itself (its headers
+        state the cost), after which the `finally` is a no-op; a stream's end settles the stream.
+        """
+        status, error_type, cancelled = 500, "api_error", False
+        usages: list[Mapping[str, Any] | None] = []
+        handed_to_stream = False
         try:
             plan = self._resilience.plan(routed.policy, routed.route)
             api.shape_upstream(body, routed)
             payloads = Payloads(body)
             call.upstream_started_at = time.perf_counter()
-            if api.streams(body):
+            if call.record.stream:
                 try:
                     streams = await self._upstream.open_streams(api.upstream_path, payloads, plan, call.record.n)
                 except GatewayError as exc:
                     call.note_attempts(exc.attempts)
                     raise
-                call.note_attempts(a for o in streams for a in o.attempts)
-                ending.handed_to_stream = True  # from here the stream's end settles, however the stream ends
+                call.note_attempts(streams[0].attempts if len(streams) == 1 else
+                                   [a for o in streams for a in o.attempts])
+                handed_to_stream = True
                 return self._stream(api, body, call, estimate, streams, StreamDeadline(plan.deadline_s))
-            results = await self._upstream.complete_many(api.upstream_path, payloads, plan,
-                                                         lambda r: api.read_answer(r, estimate), call.record.n)
-            call.note_attempts(a for result in results for a in result.attempts)
+            results = await self._upstream.complete_many(
+                api.upstream_path, payloads, plan, functools.partial(api.read_answer, estimate=estimate), call.record.n
+            )
+            call.note_attempts(results[0].attempts if len(results) == 1 else
+                               [a for result in results for a in result.attempts])
             answered = [result for result in results if isinstance(result, Outcome)]
             failure = next((result for result in results if isinstance(result, GatewayError)), None)
             if failure is not None:
-                ending.usages = [o.value.usage for o in answered]  # what answered copies cost is billed anyway
+                usages = [o.value.usage for o in answered]  # what the answered copies cost is billed anyway
                 raise failure
             return self._respond(api, call, answered)
         except GatewayError as exc:
-            ending.status, ending.error_type = exc.status, exc.type
+            status, error_type = exc.status, exc.type
             raise
         except asyncio.CancelledError:
-            ending.status, ending.error_type, ending.cancelled = 499, "cancelled", True
+            status, error_type, cancelled = 499, "cancelled", True
             raise
         finally:
-            if not ending.handed_to_stream:  # a no-op after `_respond` settled the answer
-                self._settler.finish(call, status=ending.status, error_type=ending.error_type, usages=ending.usages,
-                                     cancelled=ending.cancelled)
+            if not handed_to_stream:
+                self._settler.finish(call, status=status, error_type=error_type, usages=usages, cancelled=cancelled)
 
     def _respond(self, api: ApiAdapter, call: Call, outcomes: list[Outcome[Answer]]) -> Response:
-        """Settle first: the answer's headers state what it cost."""
-        served = _served(outcomes[0])
-        self._settler.finish(call, status=200, usages=[o.value.usage for o in outcomes], served=served)
+        first = outcomes[0]
+        served = first.value.served
+        model = served.model or first.model_used
+        self._settler.finish(call, status=200, usages=[o.value.usage for o in outcomes],
+                             served=Served(model, served.provider, served.generation_id))
         headers = call.response_headers()
         headers["x-gateway-cost-usd"] = cost_header(call.record.cost_usd)
-        headers["x-gateway-model-served"] = str(served.model)
+        headers["x-gateway-model-served"] = model
         if served.generation_id:
             headers["x-generation-id"] = served.generation_id
         return Response(api.merge([o.value for o in outcomes]), media_type="application/json", headers=headers)
@@ -169,19 +169,3 @@ class Pipeline:
         else:
             relay = relay_fanout([s.value for s in streams], trackers, api.merger(body), deadline, end)
         return StreamingResponse(relay, media_type="text/event-stream", headers=headers)
-
-
-@dataclass(slots=True)
-class _Ending:
-    """How an admitted call ended, for its settlement; until told otherwise, by an unexpected failure."""
-
-    status: int = 500
-    error_type: str | None = "api_error"
-    usages: list[Mapping[str, Any] | None] = field(default_factory=list)
-    cancelled: bool = False
-    handed_to_stream: bool = False
-
-
-def _served(outcome: Outcome[Answer]) -> Served:
-    served = outcome.value.served
-    return Served(served.model or outcome.model_used, served.provider, served.generation_id)

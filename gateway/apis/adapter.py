@@ -43,13 +43,11 @@ class ApiAdapter(Protocol):
         """The worst case to reserve; may lower the body's output limit to fit a task's cost cap."""
 
     def record_view(self, body: dict[str, Any]) -> Mapping[str, Any]:
-        """The body as the call record reads it (chat names: messages, max_tokens, n, stream, …)."""
+        """The body as the call record reads it (chat names: messages, max_tokens, n, stream, …).
 
-    def streams(self, body: Mapping[str, Any]) -> bool:
-        """Whether the client asked for SSE."""
-
-    def copies(self, body: Mapping[str, Any]) -> int:
-        """How many upstream calls one request makes (chat's n; 1 elsewhere); each is reserved."""
+        The record's `n` is how many upstream calls the request makes (each reserved), its `stream` whether the
+        answer is relayed as SSE: an API that neither fans out nor streams leaves them out.
+        """
 
     def shape_upstream(self, body: dict[str, Any], routed: Routed) -> None:
         """Last changes to the body before it goes upstream (after it was recorded and admitted)."""

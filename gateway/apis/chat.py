@@ -44,12 +44,6 @@ class ChatCompletionsApi:
     def record_view(self, body: dict[str, Any]) -> Mapping[str, Any]:
         return body
 
-    def streams(self, body: Mapping[str, Any]) -> bool:
-        return bool(body.get("stream"))
-
-    def copies(self, body: Mapping[str, Any]) -> int:
-        return int(body.get("n") or 1)
-
     def shape_upstream(self, body: dict[str, Any], routed: Routed) -> None:
         if body.get("n", 1) != 1:
             body.pop("n")  # OpenRouter ignores n: the gateway fans out n single-choice calls instead

@@ -87,12 +87,6 @@ class EmbeddingsApi:
     def record_view(self, body: dict[str, Any]) -> Mapping[str, Any]:
         return {"messages": body["input"], "model": body["model"], "dimensions": body.get("dimensions")}
 
-    def streams(self, body: Mapping[str, Any]) -> bool:
-        return False
-
-    def copies(self, body: Mapping[str, Any]) -> int:
-        return 1
-
     def shape_upstream(self, body: dict[str, Any], routed: Routed) -> None:
         """The body goes as the client sent it, with the routed model."""
 

@@ -81,13 +81,8 @@ class ResponsesApi:
         return CostEstimate(prompt_tokens=prompt, completion_tokens=completion, price=price)
 
     def record_view(self, body: dict[str, Any]) -> Mapping[str, Any]:
-        return {**body, "messages": body["input"], "max_tokens": body.get("max_output_tokens")}
-
-    def streams(self, body: Mapping[str, Any]) -> bool:
-        return bool(body.get("stream"))
-
-    def copies(self, body: Mapping[str, Any]) -> int:
-        return 1
+        # One response per request: a client's `n` means nothing here and must not multiply the reservation.
+        return {**body, "messages": body["input"], "max_tokens": body.get("max_output_tokens"), "n": 1}
 
     def shape_upstream(self, body: dict[str, Any], routed: Routed) -> None:
         """The body goes as the client sent it, after the policy's params."""

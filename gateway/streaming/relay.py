@@ -56,28 +56,14 @@ class StreamMerger(Protocol):
 
 
 class StreamDeadline:
-    """The wall-clock end of the whole request."""
+    """The wall-clock end of the whole request (`time.monotonic()`), or None for no limit."""
 
     def __init__(self, deadline_s: float | None) -> None:
         self.ends_at = time.monotonic() + deadline_s if deadline_s is not None else None
 
-    def passed(self) -> bool:
-        return self.ends_at is not None and time.monotonic() > self.ends_at
-
 
 class _Stalled(Exception):
     """The request's deadline passed while the stream was still running."""
-
-
-async def _chunks(response: httpx.Response, deadline: StreamDeadline) -> AsyncIterator[bytes]:
-    if deadline.ends_at is None:
-        async for data in response.aiter_bytes():
-            yield data
-        return
-    async for data in response.aiter_bytes():
-        if deadline.passed():
-            raise _Stalled
-        yield data
 
 
 def _read_failure(tracker: StreamTracker, exc: Exception) -> bytes:
@@ -92,9 +78,12 @@ async def relay_stream(
     """Yield client bytes as upstream bytes arrive; closing the generator (client gone) closes upstream at once."""
     cancelled = True
     first = True
+    ends_at = deadline.ends_at
     try:
         try:
-            async for data in _chunks(response, deadline):
+            async for data in response.aiter_bytes():
+                if ends_at is not None and time.monotonic() > ends_at:  # inline: no extra frame per chunk
+                    raise _Stalled
                 out = tracker.feed(data)
                 if out:
                     if first:
@@ -121,8 +110,11 @@ async def _pump(
     deadline: StreamDeadline,
     queue: asyncio.Queue[tuple[int, bytes] | None],
 ) -> None:
+    ends_at = deadline.ends_at
     try:
-        async for data in _chunks(response, deadline):
+        async for data in response.aiter_bytes():
+            if ends_at is not None and time.monotonic() > ends_at:
+                raise _Stalled
             out = tracker.feed(data)
             if out:
                 queue.put_nowait((index, out))

@@ -7,7 +7,7 @@ opening step is retried, before the first byte reaches the client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import httpx
@@ -24,25 +24,40 @@ class UpstreamExchange:
     def __init__(self, client: UpstreamClient) -> None:
         self._client = client
 
-    async def complete(
+    def _json_attempt(
         self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T]
-    ) -> Outcome[T]:
-        """One JSON answer; `read` turns a response into the answer or raises the GatewayError it carries."""
-
+    ) -> Callable[[str], Awaitable[T]]:
         async def attempt(model: str) -> T:
             return read(await self._client.post(path, payloads.for_model(model), stream=False,
                                                 connect_timeout_s=plan.connect_s))
 
-        # A non-streaming answer arrives whole, so only the request's deadline bounds it (no first-byte limit).
-        return await plan.caller.call(plan.models, attempt, deadline_s=plan.deadline_s)
+        return attempt
+
+    def _stream_attempt(self, path: str, payloads: Payloads, plan: Plan) -> Callable[[str], Awaitable[httpx.Response]]:
+        async def attempt(model: str) -> httpx.Response:
+            return await open_event_stream(self._client, path, payloads.for_model(model), plan.idle_s,
+                                           plan.connect_s)
+
+        return attempt
+
+    async def complete(
+        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T]
+    ) -> Outcome[T]:
+        """One JSON answer; `read` turns a response into the answer or raises the GatewayError it carries.
+
+        A non-streaming answer arrives whole, so only the request's deadline bounds it (no first-byte limit).
+        """
+        return await plan.caller.call(plan.models, self._json_attempt(path, payloads, plan, read),
+                                      deadline_s=plan.deadline_s)
 
     async def complete_many(
         self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T], copies: int
     ) -> list[Outcome[T] | GatewayError]:
         """`copies` independent calls (OpenRouter ignores n); a failed one does not hide what the others cost."""
-        if copies == 1:
+        if copies == 1:  # the common case, without a coroutine of its own
             try:
-                return [await self.complete(path, payloads, plan, read)]
+                return [await plan.caller.call(plan.models, self._json_attempt(path, payloads, plan, read),
+                                               deadline_s=plan.deadline_s)]
             except GatewayError as exc:
                 return [exc]
         results = await asyncio.gather(*(self.complete(path, payloads, plan, read) for _ in range(copies)),
@@ -50,20 +65,17 @@ class UpstreamExchange:
         return [result if isinstance(result, Outcome) else _as_gateway_error(result) for result in results]
 
     async def open_stream(self, path: str, payloads: Payloads, plan: Plan) -> Outcome[httpx.Response]:
-        async def attempt(model: str) -> httpx.Response:
-            return await open_event_stream(self._client, path, payloads.for_model(model), plan.idle_s,
-                                           plan.connect_s)
-
-        return await plan.caller.call(
-            plan.models, attempt, deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s
-        )
+        """An SSE response ready to relay; only this opening step is ever retried, bounded by the first byte."""
+        return await plan.caller.call(plan.models, self._stream_attempt(path, payloads, plan),
+                                      deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s)
 
     async def open_streams(
         self, path: str, payloads: Payloads, plan: Plan, copies: int
     ) -> list[Outcome[httpx.Response]]:
         """`copies` streams, all open, or none: a failure closes the others and raises (with every attempt made)."""
         if copies == 1:
-            return [await self.open_stream(path, payloads, plan)]
+            return [await plan.caller.call(plan.models, self._stream_attempt(path, payloads, plan),
+                                           deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s)]
         results = await asyncio.gather(*(self.open_stream(path, payloads, plan) for _ in range(copies)),
                                        return_exceptions=True)
         outcomes = [r for r in results if isinstance(r, Outcome)]

@@ -69,8 +69,11 @@ def test_what_the_call_record_sees() -> None:
     assert (view["messages"], view["max_tokens"], view["stream"]) == ("hello", 9, True)
     assert EMBEDDINGS.record_view({"model": "e", "input": ["x"]}) == {"messages": ["x"], "model": "e",
                                                                       "dimensions": None}
-    assert CHAT.copies({"n": 3}) == 3 and RESPONSES.copies({"n": 3}) == 1 and EMBEDDINGS.copies({}) == 1
-    assert CHAT.streams({"stream": True}) and not EMBEDDINGS.streams({"stream": True})
+    # The record's n (upstream calls, each reserved) and stream (SSE or JSON) drive the pipeline.
+    assert CHAT.record_view({"n": 3})["n"] == 3
+    assert RESPONSES.record_view({"input": "x", "n": 3})["n"] == 1
+    assert "n" not in EMBEDDINGS.record_view({"model": "e", "input": "x", "stream": True, "n": 2})
+    assert "stream" not in EMBEDDINGS.record_view({"model": "e", "input": "x", "stream": True})
 
 
 def test_chat_reads_usage_and_who_answered() -> None:
