@@ -28,11 +28,10 @@ from gateway.front import Front, Routed
 from gateway.middleware import Endpoint
 from gateway.resilience.outcome import Outcome
 from gateway.settlement import Call, Served, Settler, cost_header
+from gateway.streaming.frames import SSE_HEADERS
 from gateway.streaming.relay import StreamDeadline, StreamTracker, relay_fanout, relay_stream
 from gateway.upstream.exchange import UpstreamExchange
 from gateway.upstream.plan import Payloads, Resilience
-
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 class _StreamEnd:

@@ -19,10 +19,10 @@ from gateway.cache.store import CacheStore
 from gateway.errors import GatewayError
 from gateway.front import Front, Routed
 from gateway.settlement import Call, Served, Settler
+from gateway.streaming.frames import SSE_HEADERS
 
 Admit = Callable[[], Awaitable[Call]]  # the pipeline's admission stage for this request
 Forward = Callable[[Call], Awaitable[Response]]  # the pipeline's upstream, respond and settle stages
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 class CacheStage:
@@ -92,7 +92,7 @@ class CacheStage:
             return Response(content, media_type="application/json", headers=headers)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         replay = replay_chat_stream(parsed, include_usage=include_usage)
-        return Response(replay, media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+        return Response(replay, media_type="text/event-stream", headers={**headers, **SSE_HEADERS})
 
     async def _recording(self, stream: AsyncIterable[Any], decision: CacheDecision) -> AsyncIterator[Any]:
         """Relay a missed stream and keep its answer when it completed (with usage, so a JSON hit has it too)."""

@@ -9,6 +9,8 @@ import orjson
 from gateway.errors import GatewayError, UpstreamError
 
 DONE_FRAME = b"data: [DONE]\n\n"
+# Response headers of every relayed or replayed stream: no caching, and no buffering by nginx-style proxies.
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 TRUNCATED_MESSAGE = "Upstream closed the stream before it finished"
 TRUNCATED_CODE = "upstream_stream_truncated"
