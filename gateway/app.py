@@ -49,6 +49,7 @@ from gateway.routes import HealthRoutes, ModelRoutes
 from gateway.settings import Settings
 from gateway.settlement import Settler
 from gateway.shared_state import SharedState, open_shared_state
+from gateway.streaming.drain import StreamDrain
 from gateway.upstream.client import UpstreamClient, build_http_client, build_transport
 from gateway.upstream.exchange import UpstreamExchange
 from gateway.upstream.plan import Resilience
@@ -93,6 +94,7 @@ class _Components:
     resilience: Resilience
     reconciler: GenerationReconciler
     tracer: CallTracer | None
+    drain: StreamDrain
     model_endpoints: dict[tuple[str, str], Endpoint]
     models: ModelRoutes
     health: HealthRoutes
@@ -124,8 +126,9 @@ def _build(
     settler = Settler(limiter, ledger, metrics, background, reconciler, tracer)
     front = Front(settings, authenticator, policies, catalogue, limiter, metrics)
     cache_store: CacheStore = RedisCacheStore(shared.redis) if shared.redis is not None else MemoryCacheStore()
+    drain = StreamDrain()
     pipeline = Pipeline(front, CacheStage(cache_store, front, settler), resilience, UpstreamExchange(upstream),
-                        settler)
+                        settler, drain)
     model_endpoints: dict[tuple[str, str], Endpoint] = {
         ("POST", "/v1/chat/completions"): pipeline.endpoint(ChatCompletionsApi(max_n=settings.max_n)),
         ("POST", "/v1/responses"): pipeline.endpoint(ResponsesApi()),
@@ -133,7 +136,7 @@ def _build(
     }
     return _Components(
         settings, transport, http_client, http is None, metrics, catalogue, authenticator, policies, shared, notifier,
-        limiter, background, ledger, resilience, reconciler, tracer, model_endpoints,
+        limiter, background, ledger, resilience, reconciler, tracer, drain, model_endpoints,
         ModelRoutes(authenticator, catalogue), HealthRoutes(catalogue, shared),
     )
 
@@ -152,13 +155,16 @@ def _lifespan(c: _Components) -> Callable[[Starlette], AbstractAsyncContextManag
             with contextlib.suppress(RuntimeError, ValueError):  # no signals outside the main thread (tests)
                 c.policies.install_sighup(asyncio.get_running_loop())
         await c.catalogue.current()  # warm the catalogue; an unreachable upstream only makes /readyz say so
+        c.drain.watch_signals(asyncio.get_running_loop(), settings.graceful_timeout_s)
         try:
             yield
         finally:
-            # In-flight settlements, ledger writes and alerts finish before the clients they need are closed;
-            # reconciliations stop polling and settle with their estimate rather than outlast the drain.
+            # In-flight settlements, ledger writes and alerts finish before the clients they need are closed.
+            # Streams ended by the shutdown get half the drain to find their bill in OpenRouter's `/generation`;
+            # then reconciliations stop polling and settle with their estimate rather than outlast the drain.
+            await c.background.drain(settings.shutdown_drain_s / 2)
             c.reconciler.close()
-            await c.background.drain(settings.shutdown_drain_s)
+            await c.background.drain(settings.shutdown_drain_s / 2)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

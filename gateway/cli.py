@@ -72,6 +72,8 @@ def _serve(args: argparse.Namespace) -> int:
     # uvicorn re-raises the stop signal once its graceful shutdown is done; with this handler that ends as a
     # clean exit 0 instead of death by SIGTERM (and a SIGTERM before uvicorn has started exits cleanly too).
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    # The app ends its open streams just before this grace period runs out (workers read it from the environment).
+    os.environ["GATEWAY_GRACEFUL_TIMEOUT_S"] = str(args.graceful_timeout)
     settings = Settings()
     _prepare_metrics_directory()
     child: subprocess.Popen[bytes] | None = None

@@ -28,6 +28,7 @@ from gateway.front import Front, Routed
 from gateway.middleware import Endpoint
 from gateway.resilience.outcome import Outcome
 from gateway.settlement import Call, Served, Settler, cost_header
+from gateway.streaming.drain import StreamDrain
 from gateway.streaming.frames import SSE_HEADERS
 from gateway.streaming.relay import StreamDeadline, StreamTracker, relay_fanout, relay_stream
 from gateway.upstream.exchange import UpstreamExchange
@@ -62,8 +63,15 @@ class _StreamEnd:
 
 class Pipeline:
     def __init__(
-        self, front: Front, cache: CacheStage, resilience: Resilience, upstream: UpstreamExchange, settler: Settler
+        self,
+        front: Front,
+        cache: CacheStage,
+        resilience: Resilience,
+        upstream: UpstreamExchange,
+        settler: Settler,
+        drain: StreamDrain,
     ) -> None:
+        self._drain = drain
         self._front = front
         self._cache = cache
         self._resilience = resilience
@@ -164,7 +172,8 @@ class Pipeline:
         end = _StreamEnd(call, self._settler, estimate, generation_id)
         trackers = api.trackers(body, len(streams))
         if len(streams) == 1:
-            relay = relay_stream(first.value, trackers[0], deadline, end)
+            relay = relay_stream(first.value, trackers[0], deadline, end, self._drain)
         else:
-            relay = relay_fanout([s.value for s in streams], trackers, api.merger(body), deadline, end)
+            relay = relay_fanout([s.value for s in streams], trackers, api.merger(body), deadline, end,
+                                 self._drain)
         return StreamingResponse(relay, media_type="text/event-stream", headers=headers)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     unpriced_completion_usd_per_mtok: float | None = Field(default=None, ge=0)
     budget_alert_webhook_url: str | None = None
     shutdown_drain_s: float = 10.0
+    # The server's grace period after SIGTERM (`gateway serve --graceful-timeout` sets it): streams still open a
+    # second before it ends get a final error event and are settled, instead of being cut by the server.
+    graceful_timeout_s: float | None = None
 
     # Identity
     jwt_secret: SecretStr | None = None

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from gateway.streaming.drain import SHUTDOWN_CODE, SHUTDOWN_MESSAGE, StreamDrain
+
 STALLED_MESSAGE = "The upstream stream stalled past the gateway's timeout"
 CUT_MESSAGE = "The upstream connection closed mid-stream"
 
@@ -66,19 +68,22 @@ class _Stalled(Exception):
     """The request's deadline passed while the stream was still running."""
 
 
-def _read_failure(tracker: StreamTracker, exc: Exception) -> bytes:
+def _read_failure(tracker: StreamTracker, exc: Exception, drain: StreamDrain) -> bytes:
+    if drain.stopping:  # the server closed the upstream itself: say why, not that the upstream failed
+        return tracker.abort(SHUTDOWN_MESSAGE, SHUTDOWN_CODE)
     if isinstance(exc, _Stalled | httpx.TimeoutException):
         return tracker.abort(STALLED_MESSAGE, "upstream_timeout")
     return tracker.abort(CUT_MESSAGE, "upstream_stream_truncated")
 
 
 async def relay_stream(
-    response: httpx.Response, tracker: StreamTracker, deadline: StreamDeadline, end: StreamEnd
+    response: httpx.Response, tracker: StreamTracker, deadline: StreamDeadline, end: StreamEnd, drain: StreamDrain
 ) -> AsyncIterator[bytes]:
     """Yield client bytes as upstream bytes arrive; closing the generator (client gone) closes upstream at once."""
     cancelled = True
     first = True
     ends_at = deadline.ends_at
+    drain.opened(response)
     try:
         try:
             async for data in response.aiter_bytes():
@@ -94,11 +99,12 @@ async def relay_stream(
                     break
             tail = tracker.finish()
         except (httpx.HTTPError, _Stalled) as exc:
-            tail = _read_failure(tracker, exc)
+            tail = _read_failure(tracker, exc, drain)
         if tail:
             yield tail
         cancelled = False
     finally:
+        drain.closed(response)
         await response.aclose()
         end.done((tracker,), cancelled)
 
@@ -109,6 +115,7 @@ async def _pump(
     tracker: StreamTracker,
     deadline: StreamDeadline,
     queue: asyncio.Queue[tuple[int, bytes] | None],
+    drain: StreamDrain,
 ) -> None:
     ends_at = deadline.ends_at
     try:
@@ -121,8 +128,9 @@ async def _pump(
             if tracker.done or tracker.error is not None:
                 break
     except (httpx.HTTPError, _Stalled) as exc:
-        queue.put_nowait((index, _read_failure(tracker, exc)))
+        queue.put_nowait((index, _read_failure(tracker, exc, drain)))
     finally:
+        drain.closed(response)
         await response.aclose()
         queue.put_nowait(None)
 
@@ -133,11 +141,14 @@ async def relay_fanout(
     merger: StreamMerger,
     deadline: StreamDeadline,
     end: StreamEnd,
+    drain: StreamDrain,
 ) -> AsyncIterator[bytes]:
     """n upstream streams, one per choice, interleaved as chunks arrive; one usage chunk and one [DONE] at the end."""
     queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
+    for response in responses:
+        drain.opened(response)
     pumps = [
-        asyncio.ensure_future(_pump(i, r, t, deadline, queue))
+        asyncio.ensure_future(_pump(i, r, t, deadline, queue, drain))
         for i, (r, t) in enumerate(zip(responses, trackers, strict=True))
     ]
     # SDK stream accumulators append choices in arrival order: hold other choices until choice 0 has begun.

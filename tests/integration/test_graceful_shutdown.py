@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -136,3 +137,48 @@ async def test_sigterm_drains_in_flight_calls_and_settles_every_one(
     assert spend.daily_usd == pytest.approx(stats["billed_usd_total"], abs=1e-9)
     assert spend.reserved_usd == pytest.approx(0, abs=1e-12)
     assert spend.reservations == 0
+
+
+LONG_STREAM_SIM = {"inter_token_ms": 100, "completion_tokens": 300}  # ~30 s: far past the graceful timeout
+
+
+async def test_streams_longer_than_the_grace_period_end_with_an_error_event_and_are_recorded(
+    gateway: GatewayProcess, sim_server: ServerThread, redis_client: aioredis.Redis
+) -> None:
+    token = mint_token(JWT_SECRET, org=ORG, subject="shutdown-test")
+    limits = httpx.Limits(max_connections=STREAMS)
+    async with httpx.AsyncClient(timeout=60, limits=limits, headers={"authorization": f"Bearer {token}"}) as client:
+
+        async def long_stream(i: int) -> tuple[int, str]:
+            body = {**_body(i, stream=True), "sim": LONG_STREAM_SIM}
+            async with client.stream("POST", f"{gateway.url}/v1/chat/completions", json=body) as response:
+                return response.status_code, "".join([chunk async for chunk in response.aiter_text()])
+
+        streams = [asyncio.ensure_future(long_stream(i)) for i in range(STREAMS)]
+        await _wait_in_flight(sim_server.url, STREAMS)
+        await asyncio.sleep(0.5)  # some tokens have gone out: the status is fixed, only an SSE event can say why
+        gateway.process.send_signal(signal.SIGTERM)
+        signalled_at = time.monotonic()
+        results = await asyncio.gather(*streams)
+
+    ended_after = time.monotonic() - signalled_at
+    assert ended_after < GRACEFUL_TIMEOUT_S  # ended by the gateway before the server would have cut them
+    for status, text in results:
+        assert status == 200
+        events = [event for event in text.split("\n\n") if event.startswith("data: ")]
+        assert len(events) > 2 and "data: [DONE]" not in text
+        final = orjson.loads(events[-1][len("data: "):])
+        assert final["error"]["code"] == "server_shutting_down", events[-1]
+
+    returncode = await asyncio.to_thread(gateway.process.wait, 20)
+    stderr = gateway.process.stderr.read().decode() if gateway.process.stderr else ""
+    assert returncode == 0, stderr
+    records = [orjson.loads(fields[b"r"]) for _, fields in await redis_client.xrange("gw:ledger")]
+    assert len(records) == STREAMS
+    assert all(record["status"] == 200 and record["error_type"] for record in records)
+    stats = await sim_stats(sim_server.url)
+    assert stats["streams_cancelled"] == STREAMS and stats["billed_usd_total"] > 0
+    spend = await RedisLimiterBackend(redis_client).spend(ORG)
+    assert spend.reserved_usd == pytest.approx(0, abs=1e-12) and spend.reservations == 0
+    assert spend.daily_usd == pytest.approx(sum(record["cost_usd"] for record in records), abs=1e-9)
+    assert spend.daily_usd == pytest.approx(stats["billed_usd_total"], rel=0.01)  # reconciled with /generation

@@ -9,6 +9,7 @@ import httpx
 import orjson
 import pytest
 
+from gateway.streaming.drain import StreamDrain
 from gateway.streaming.normalizer import ChatStreamNormalizer
 from gateway.streaming.relay import StreamDeadline, StreamTracker, relay_stream
 from gateway.streaming.responses import ResponsesStreamTracker
@@ -40,6 +41,8 @@ class Upstream(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for _ in range(self.count):
             await asyncio.sleep(self.gap_s)
+            if self.closed:  # as aiohttp does: closing the response fails the pending read
+                raise httpx.ReadError("Connection closed")
             yield self.chunk
         if self.fail:
             raise httpx.RemoteProtocolError("peer closed connection")
@@ -55,7 +58,7 @@ def _trackers() -> list[tuple[StreamTracker, bytes]]:
 async def _relay(tracker: StreamTracker, upstream: Upstream, deadline_s: float | None) -> tuple[bytes, Ends]:
     ends = Ends()
     out = b"".join([part async for part in relay_stream(
-        httpx.Response(200, stream=upstream), tracker, StreamDeadline(deadline_s), ends)])
+        httpx.Response(200, stream=upstream), tracker, StreamDeadline(deadline_s), ends, StreamDrain())])
     return out, ends
 
 
@@ -86,8 +89,25 @@ async def test_a_client_that_leaves_closes_the_upstream_and_settles_as_cancelled
 ) -> None:
     upstream = Upstream(chunk, count=100, gap_s=0.01)
     ends = Ends()
-    relay = relay_stream(httpx.Response(200, stream=upstream), tracker, StreamDeadline(None), ends)
+    relay = relay_stream(httpx.Response(200, stream=upstream), tracker, StreamDeadline(None), ends, StreamDrain())
     assert b'"hi"' in await relay.__anext__()
     await relay.aclose()  # what Starlette does when the client disconnects
     assert upstream.closed
     assert ends.ended == [((tracker,), True)]
+
+
+@pytest.mark.parametrize(("tracker", "chunk"), _trackers(), ids=["chat", "responses"])
+async def test_shutdown_ends_open_streams_with_one_error_event_and_settles_them(
+    tracker: StreamTracker, chunk: bytes
+) -> None:
+    drain, ends = StreamDrain(), Ends()
+    upstream = Upstream(chunk, count=1000, gap_s=0.01)
+    relay = relay_stream(httpx.Response(200, stream=upstream), tracker, StreamDeadline(None), ends, drain)
+    first = await relay.__anext__()
+    assert drain.open_count == 1
+    assert await drain.stop_all() == 1
+    rest = b"".join([part async for part in relay])
+    assert b"server_shutting_down" in rest.rsplit(b"\n\n", 2)[-2]  # the final event says why
+    assert b'"hi"' in first and upstream.closed and drain.open_count == 0
+    assert tracker.error is not None and tracker.error["code"] == "server_shutting_down"
+    assert ends.ended == [((tracker,), False)]  # settled as ended, not as a client that left
