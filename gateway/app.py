@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Container
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,9 @@ from gateway.metering.jsonl_ledger import JsonlLedger
 from gateway.metering.ledger import FanoutLedger, Ledger, MemoryLedger
 from gateway.metering.redis_ledger import RedisStreamLedger
 from gateway.metering.tracing import CallTracer, build_tracer
+from gateway.metric_labels import KnownModels
 from gateway.metrics import Metrics
+from gateway.metrics_endpoint import MetricsEndpoint
 from gateway.middleware import Endpoint, RequestContextMiddleware
 from gateway.policy.store import PolicyStore
 from gateway.proxy import ChatProxy
@@ -71,6 +73,16 @@ def build_ledger(settings: Settings, store: Store, metrics: Metrics) -> Ledger:
     return ledgers[0] if len(ledgers) == 1 else FanoutLedger(ledgers)
 
 
+def _catalogue_ids(catalogue: ModelCatalogue) -> KnownModels:
+    """Model labels on /metrics are limited to what the catalogue lists right now."""
+
+    def known() -> Container[str] | None:
+        snapshot = catalogue.snapshot
+        return None if snapshot is None else snapshot.models
+
+    return known
+
+
 @dataclass(frozen=True)
 class _Components:
     """Everything `create_app` wires together once, and what its lifespan starts and closes."""
@@ -105,6 +117,7 @@ def _build(
     upstream = (UpstreamClient.on_client(http, settings) if http is not None
                 else UpstreamClient.on_transport(transport, settings))
     catalogue = ModelCatalogue(upstream, ttl_s=settings.models_cache_ttl_s)
+    metrics.models.use_catalogue(_catalogue_ids(catalogue))
     authenticator = Authenticator(settings, http=http_client)
     policies = PolicyStore(settings.policy_file)
     store = open_store(settings, redis)
@@ -175,17 +188,15 @@ def _lifespan(c: _Components) -> Callable[[Starlette], AbstractAsyncContextManag
 
 
 def _routes(c: _Components) -> list[Route]:
-    async def metrics_endpoint(_: Request) -> Response:
-        body, content_type = c.metrics.render()
-        return Response(body, headers={"content-type": content_type})
-
+    token = c.settings.metrics_token.get_secret_value() if c.settings.metrics_token else None
+    metrics_endpoint = MetricsEndpoint(c.metrics, token)
     return [
         *(Route(path, endpoint, methods=[method]) for (method, path), endpoint in c.model_endpoints.items()),
         Route("/v1/models", c.models.list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", c.models.get_model, methods=["GET"]),
         Route("/healthz", c.health.healthz, methods=["GET"]),
         Route("/readyz", c.health.readyz, methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/metrics", metrics_endpoint.render, methods=["GET"]),
         *AdminRoutes(c.authenticator, c.store.backend, c.policies).routes(),
     ]
 

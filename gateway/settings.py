@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # settled with an estimate instead (0 = never look it up).
     reconcile_timeout_s: float = 10.0
     metrics_org_label: bool = True
+    # With a token, GET /metrics needs `Authorization: Bearer <token>` (401 otherwise); unset, it is open to
+    # whoever reaches the port, so keep it off the public listener (see the README's Security section).
+    metrics_token: SecretStr | None = None
     # OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); unset, tracing is off and the OpenTelemetry SDK
     # is never imported. Needs the `otel` extra. Exporter headers (auth) come from OTEL_EXPORTER_OTLP_TRACES_HEADERS.
     otel_endpoint: str | None = None
