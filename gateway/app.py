@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Container
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from gateway.responses_api import ResponsesProxy
 from gateway.routes import HealthRoutes, ModelRoutes
 from gateway.settings import Settings
 from gateway.settlement import Settler
+from gateway.spool_file import SpoolFile
 from gateway.store import Store, open_store
 from gateway.upstream.chat import ChatUpstream, Resilience
 from gateway.upstream.client import UpstreamClient, build_http_client, build_transport
@@ -61,9 +63,13 @@ def build_ledger(settings: Settings, store: Store, metrics: Metrics) -> Ledger:
     for sink in sinks:
         if sink == "redis" and store.redis is not None:
             pipelined = store.shared.pipelined if store.shared is not None else None
-            ledgers.append(RedisStreamLedger(store.redis, stream_key=settings.ledger_stream_key,
-                                             maxlen=settings.ledger_maxlen, on_error=metrics.ledger_error,
-                                             pipelined=pipelined))
+            # One spool file per process, beside the settlement spool and replayed with it.
+            spool = SpoolFile(Path(settings.spool_dir) / f"ledger-{os.getpid()}.jsonl")
+            ledgers.append(RedisStreamLedger(
+                store.redis, stream_key=settings.ledger_stream_key, maxlen=settings.ledger_maxlen,
+                max_age_s=settings.ledger_max_age_s, dedupe_ttl_s=settings.ledger_dedupe_ttl_s,
+                on_error=metrics.ledger_error, pipelined=pipelined, spool=spool,
+            ))
         elif sink == "jsonl":
             ledgers.append(JsonlLedger(Path(settings.ledger_dir), on_error=metrics.ledger_error))
         elif sink == "memory":
@@ -156,7 +162,7 @@ def _lifespan(c: _Components) -> Callable[[Starlette], AbstractAsyncContextManag
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         tasks = [asyncio.ensure_future(
             housekeeping_forever(settings.spool_replay_interval_s, c.store, c.resilience, c.metrics, c.notifier,
-                                 c.limiter)
+                                 c.limiter, c.ledger)
         )]
         if settings.policy_file:
             tasks.append(asyncio.ensure_future(c.policies.watch()))

@@ -65,7 +65,12 @@ class Settings(BaseSettings):
     ledger_sinks: list[Literal["memory", "redis", "jsonl"]] | None = None  # None: redis with REDIS_URL, else memory
     ledger_dir: str = "var/ledger"
     ledger_stream_key: str = "gw:ledger"
+    # Redis keeps a bounded window of the ledger (the JSONL sink and `gateway calls` exports are the durable
+    # record): at most about `ledger_maxlen` entries, none older than `ledger_max_age_s` (0 = no age limit).
     ledger_maxlen: int = 1_000_000
+    ledger_max_age_s: float = 7 * 86_400.0
+    # How long a written request id is remembered so a replayed (spooled) record is never appended twice.
+    ledger_dedupe_ttl_s: float = 86_400.0
     ledger_capture_prompts: bool = False
     # How long a stream cut before its usage chunk waits for OpenRouter's `/generation` record before it is
     # settled with an estimate instead (0 = never look it up).
