@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -112,6 +112,9 @@ class RequestContextMiddleware:
                 raise
             fields.setdefault("error_type", exc.type)
             await send_error(send_with_id, exc)
+        except ClientDisconnect:
+            # Gone before its body was read (or cut by the edge's body timeout, which answered it): nobody to tell.
+            fields.setdefault("error_type", "client_disconnected")
         except Exception:  # the one top-level handler: anything unexpected becomes a 500 envelope
             log.exception("unhandled_error", request_id=request_id.decode(), path=scope["path"])
             if response_started:

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     policy_file: str | None = None
 
     # HTTP surface
+    # Edge limits (gateway/edge.py, per worker): time from connecting (or a keep-alive request's first byte) to
+    # the end of the headers, time from there to the end of the body, header section size and count, requests
+    # served at once before new ones get a 503; and how long an idle keep-alive connection stays open.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    max_header_bytes: int = 32 * 1024
+    max_headers: int = 100
+    max_concurrent_requests: int = 1000
+    keep_alive_timeout_s: float = 5.0
     max_body_bytes: int = 16 * 1024 * 1024
     max_n: int = 8
     log_level: str = "info"
