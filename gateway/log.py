@@ -18,12 +18,12 @@ _SECRET_PATTERNS = re.compile(
     r"(?:Bearer\s+\S+)|(?:sk-or-[A-Za-z0-9_\-]+)|(?:gwk-[A-Za-z0-9_\-]+)"
     r"|(?:eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)"
 )
-_SECRET_MARKERS = ("Bearer", "sk-or-", "gwk-", "eyJ")
 
 
 def might_hold_secret(text: str) -> bool:
-    """A cheap substring pre-check; only text that passes it is worth the regular expression."""
-    return any(marker in text for marker in _SECRET_MARKERS)
+    """A cheap substring pre-check (every pattern above starts with one of these); only text that passes it is worth
+    the regular expression. Spelled out rather than looped: this runs on every string of every ledger record."""
+    return "eyJ" in text or "sk-or-" in text or "gwk-" in text or "Bearer" in text
 
 
 def redact_text(text: str) -> str:
