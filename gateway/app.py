@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Callable, Container
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -64,7 +63,7 @@ def build_ledger(settings: Settings, store: Store, metrics: Metrics) -> Ledger:
         if sink == "redis" and store.redis is not None:
             pipelined = store.shared.pipelined if store.shared is not None else None
             # One spool file per process, beside the settlement spool and replayed with it.
-            spool = SpoolFile(Path(settings.spool_dir) / f"ledger-{os.getpid()}.jsonl")
+            spool = SpoolFile.for_process(settings.spool_dir, "ledger")
             ledgers.append(RedisStreamLedger(
                 store.redis, stream_key=settings.ledger_stream_key, maxlen=settings.ledger_maxlen,
                 max_age_s=settings.ledger_max_age_s, dedupe_ttl_s=settings.ledger_dedupe_ttl_s,

@@ -39,8 +39,8 @@ def decode(line: bytes) -> Settlement:
 class SettlementSpool:
     """`path` receives new settlements; `path` + ".replaying" holds the batch being replayed."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._file = SpoolFile(path)
+    def __init__(self, path: str | os.PathLike[str] | SpoolFile) -> None:
+        self._file = path if isinstance(path, SpoolFile) else SpoolFile(path)
 
     @property
     def path(self) -> Path:
