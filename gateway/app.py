@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.admin import AdminRoutes
+from gateway.admin.key_routes import KeyRoutes
 from gateway.admission import Limiter
 from gateway.alerts import AlertNotifier
 from gateway.auth.authenticator import Authenticator
@@ -29,6 +30,9 @@ from gateway.embeddings import EmbeddingsProxy
 from gateway.errors import GatewayError, InvalidRequestError, NotFoundError
 from gateway.front import Front
 from gateway.housekeeping import housekeeping_forever
+from gateway.keys.resolver import ApiKeyResolver
+from gateway.keys.service import KeyService
+from gateway.keys.store import ApiKeyStore, MemoryApiKeyStore, RedisApiKeyStore
 from gateway.metering.jsonl_ledger import JsonlLedger
 from gateway.metering.ledger import FanoutLedger, Ledger, MemoryLedger
 from gateway.metering.redis_ledger import RedisStreamLedger
@@ -94,6 +98,7 @@ class _Components:
     model_endpoints: dict[tuple[str, str], Endpoint]
     models: ModelRoutes
     health: HealthRoutes
+    keys: KeyService
 
 
 def _build(
@@ -105,9 +110,12 @@ def _build(
     upstream = (UpstreamClient.on_client(http, settings) if http is not None
                 else UpstreamClient.on_transport(transport, settings))
     catalogue = ModelCatalogue(upstream, ttl_s=settings.models_cache_ttl_s)
-    authenticator = Authenticator(settings, http=http_client)
-    policies = PolicyStore(settings.policy_file)
     store = open_store(settings, redis)
+    key_store: ApiKeyStore = RedisApiKeyStore(store.redis) if store.redis is not None else MemoryApiKeyStore()
+    authenticator = Authenticator(
+        settings, http=http_client, api_keys=ApiKeyResolver(key_store, ttl_s=settings.api_key_cache_ttl_s)
+    )
+    policies = PolicyStore(settings.policy_file)
     notifier = AlertNotifier(http_client, settings.budget_alert_webhook_url, metrics)
     limiter = Limiter(store.backend, notifier, metrics, reservation_ttl_s=settings.reservation_ttl_s)
     background = BackgroundTasks()
@@ -132,7 +140,7 @@ def _build(
     return _Components(
         settings, transport, http_client, http is None, metrics, catalogue, authenticator, policies, store, notifier,
         limiter, background, ledger, resilience, reconciler, tracer, model_endpoints,
-        ModelRoutes(authenticator, catalogue), HealthRoutes(catalogue, store),
+        ModelRoutes(authenticator, catalogue), HealthRoutes(catalogue, store), KeyService(key_store, store.backend),
     )
 
 
@@ -187,6 +195,7 @@ def _routes(c: _Components) -> list[Route]:
         Route("/readyz", c.health.readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *AdminRoutes(c.authenticator, c.store.backend, c.policies).routes(),
+        *KeyRoutes(c.authenticator, c.keys).routes(),
     ]
 
 

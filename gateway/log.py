@@ -14,7 +14,7 @@ import structlog
 REDACTED = "[redacted]"
 _SECRET_KEYS = frozenset({"authorization", "api_key", "apikey", "token", "jwt", "secret", "password", "key"})
 _SECRET_PATTERNS = re.compile(
-    r"(?:Bearer\s+\S+)|(?:sk-or-[A-Za-z0-9_\-]+)|(?:eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)"
+    r"(?:Bearer\s+\S+)|(?:sk-or-[A-Za-z0-9_\-]+)|(?:gwk-[A-Za-z0-9_\-]+)|(?:eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)"
 )
 
 
@@ -23,7 +23,7 @@ _PLAIN = frozenset({int, float, bool})
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        if "Bearer" in value or "sk-or-" in value or "eyJ" in value:
+        if "Bearer" in value or "sk-or-" in value or "gwk-" in value or "eyJ" in value:
             return _SECRET_PATTERNS.sub(REDACTED, value)
         return value
     if isinstance(value, dict):

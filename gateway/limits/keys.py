@@ -58,6 +58,10 @@ class OrgKeys:
     def override(self) -> str:  # hash rpm, tpm, max_concurrent, daily_nano, monthly_nano (only set fields)
         return self._key("override")
 
+    @property
+    def api_keys(self) -> str:  # hash API key id → SHA-256 of the key (the record lives under gw:apikey:<digest>)
+        return self._key("apikeys")
+
     def settled(self, request_id: str) -> str:  # idempotency marker of one settlement
         return self._key(f"settled:{request_id}")
 
