@@ -25,6 +25,8 @@ from gateway.auth.authenticator import Authenticator
 from gateway.background import BackgroundTasks
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
 from gateway.caching import ChatCache
+from gateway.callers import CallerRoutes
+from gateway.callers.account import CallerAccount
 from gateway.catalogue import ModelCatalogue
 from gateway.embeddings import EmbeddingsProxy
 from gateway.errors import GatewayError, InvalidRequestError, NotFoundError
@@ -196,6 +198,7 @@ def _routes(c: _Components) -> list[Route]:
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *AdminRoutes(c.authenticator, c.store.backend, c.policies).routes(),
         *KeyRoutes(c.authenticator, c.keys).routes(),
+        *CallerRoutes(c.authenticator, CallerAccount(c.store.backend, lambda: c.policies.current)).routes(),
     ]
 
 

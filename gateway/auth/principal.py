@@ -17,6 +17,8 @@ class ApiKeyGrant:
     tpm: int | None = None
     daily_usd: float | None = None
     monthly_usd: float | None = None
+    prefix: str = ""  # the key's first characters, as listings show them
+    expires_at: str | None = None  # ISO 8601 UTC
 
 
 @dataclass(frozen=True, slots=True)

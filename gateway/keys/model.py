@@ -55,7 +55,8 @@ class ApiKeyRecord:
         return self.expires_at is not None and datetime.fromisoformat(self.expires_at) <= now
 
     def principal(self) -> Principal:
-        grant = ApiKeyGrant(self.id, self.name, self.rpm, self.tpm, self.daily_usd, self.monthly_usd)
+        grant = ApiKeyGrant(self.id, self.name, self.rpm, self.tpm, self.daily_usd, self.monthly_usd, self.prefix,
+                            self.expires_at)
         return Principal(self.org, self.subject, frozenset(self.roles), grant)
 
     def to_json(self) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from gateway.limits.types import (
     BudgetAlert,
     KeySpend,
     RateLimits,
+    RateProbe,
+    RateState,
     Settlement,
     SpendSummary,
     TagTotals,
@@ -48,6 +50,10 @@ class LimiterBackend(Protocol):
 
     async def tag_totals(self, org: str, key: str, value: str) -> TagTotals:
         """Cost, tokens and calls of the org's settled calls tagged `key=value` (zeros when none, or expired)."""
+        ...
+
+    async def rates(self, probe: RateProbe) -> dict[str, RateState]:
+        """What is left of the probed rate limits right now; consumes nothing."""
         ...
 
     async def set_overrides(self, org: str, limits: RateLimits | None, budget: Budget | None) -> None:

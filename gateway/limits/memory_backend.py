@@ -32,6 +32,8 @@ from gateway.limits.types import (
     KeySpend,
     Period,
     RateLimits,
+    RateProbe,
+    RateState,
     Reason,
     Settlement,
     SpendSummary,
@@ -197,6 +199,17 @@ class MemoryLimiterBackend:
 
     async def tag_totals(self, org: str, key: str, value: str) -> TagTotals:
         return self._keys.tag_totals(org, key, value, self._now_ms())
+
+    async def rates(self, probe: RateProbe) -> dict[str, RateState]:
+        state, now_ms = self._state(probe.org), self._now_ms()
+        out = {}
+        for name, limit in probe.limits.items():
+            scope, _, kind = name.partition("_")
+            prefix = {"org": "", "subject": f"sub:{probe.subject}:", "key": f"key:{probe.key_id}:"}[scope]
+            tat = state.tat(prefix + kind)
+            current = now_ms if tat is None else tat
+            out[name] = RateState(limit, gcra.remaining(current, now_ms, limit), max(current - now_ms, 0.0) / 1000)
+        return out
 
     async def spend(self, org: str) -> SpendSummary:
         state = self._state(org)

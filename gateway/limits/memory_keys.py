@@ -109,6 +109,7 @@ class MemoryKeys:
             monthly_usd=from_nano(state.spend.get(f"m:{periods.month}", 0)),
             total_usd=from_nano(state.spend.get("total", 0)), reserved_usd=from_nano(state.reserved),
             last_used_ms=state.last_used_ms,
+            by_day={name[2:]: from_nano(v) for name, v in sorted(state.spend.items()) if name.startswith("d:")},
         )
 
     def count_tags(self, org: str, tags: dict[str, str], cost: int, tokens: int, retention_s: float,

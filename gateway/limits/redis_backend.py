@@ -18,7 +18,7 @@ from gateway.limits.overrides import decode_overrides, encode_budget, encode_lim
 from gateway.limits.periods import periods_at
 from gateway.limits.pipelined import PipelinedRedis
 from gateway.limits.scripts import PipelinedScripts, RedisPyScripts, ScriptRunner, Scripts
-from gateway.limits.tails import admit_tail, nano_fields, release_tail, settle_tail, usd
+from gateway.limits.tails import admit_tail, days, nano_fields, release_tail, settle_tail, tat_key, usd
 from gateway.limits.types import (
     Admission,
     AdmissionRequest,
@@ -27,6 +27,8 @@ from gateway.limits.types import (
     KeySpend,
     Period,
     RateLimits,
+    RateProbe,
+    RateState,
     Reason,
     Settlement,
     SpendSummary,
@@ -213,7 +215,20 @@ class RedisLimiterBackend:
             key_id=key_id, day=periods.day, month=periods.month, daily_usd=usd(fields, f"d:{periods.day}"),
             monthly_usd=usd(fields, f"m:{periods.month}"), total_usd=usd(fields, "total"),
             reserved_usd=from_nano(int(_text(raw[1]))), last_used_ms=float(last_used) if last_used else None,
+            by_day=days(fields),
         )
+
+    async def rates(self, probe: RateProbe) -> dict[str, RateState]:
+        org = OrgKeys(probe.org)
+        names = list(probe.limits)
+        if not names:
+            return {}
+        keys = [tat_key(org, probe, name) for name in names]
+        with store_errors():
+            raw = await self._runner.run(self._scripts.peek, keys, [str(probe.limits[name]) for name in names])
+        values = [_text(v) for v in raw]
+        return {name: RateState(probe.limits[name], int(values[2 * i]), float(values[2 * i + 1]) / 1000)
+                for i, name in enumerate(names)}
 
     async def tag_totals(self, org: str, key: str, value: str) -> TagTotals:
         with store_errors():

@@ -18,6 +18,8 @@ from gateway.limits.types import (
     BudgetAlert,
     KeySpend,
     RateLimits,
+    RateProbe,
+    RateState,
     Settlement,
     SpendSummary,
     TagTotals,
@@ -156,6 +158,10 @@ class ResilientLimiter:
     async def tag_totals(self, org: str, key: str, value: str) -> TagTotals:
         with self._primary_only():
             return await self._primary.tag_totals(org, key, value)
+
+    async def rates(self, probe: RateProbe) -> dict[str, RateState]:
+        with self._primary_only():
+            return await self._primary.rates(probe)
 
     async def set_overrides(self, org: str, limits: RateLimits | None, budget: Budget | None) -> None:
         with self._primary_only():

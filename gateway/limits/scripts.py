@@ -71,6 +71,7 @@ class Scripts:
     release: LuaScript
     summary: LuaScript
     key_summary: LuaScript
+    peek: LuaScript
 
     @classmethod
     def load(cls) -> Scripts:
@@ -80,4 +81,5 @@ class Scripts:
             release=LuaScript.load("release.lua"),
             summary=LuaScript.load("summary.lua"),
             key_summary=LuaScript.load("key_summary.lua"),
+            peek=LuaScript.load("peek.lua"),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gateway.limits.keys import OrgKeys
-from gateway.limits.types import KeyLimits, from_nano
+from gateway.limits.types import KeyLimits, RateName, RateProbe, from_nano
 
 
 def _opt(value: float | int | None) -> str:
@@ -57,3 +57,19 @@ def nano_fields(flat: list[object]) -> dict[str, str]:
 
 def usd(fields: Mapping[str, str], name: str) -> float:
     return from_nano(int(fields.get(name, "0")))
+
+
+def tat_key(org: OrgKeys, probe: RateProbe, name: RateName) -> str:
+    """The Redis key holding the TAT of one of the probe's limits."""
+    scope, _, kind = name.partition("_")
+    if scope == "org":
+        return org.rpm if kind == "rpm" else org.tpm
+    if scope == "subject":
+        sub = org.subject(probe.subject)
+        return sub.rpm if kind == "rpm" else sub.tpm
+    key = org.api_key(probe.key_id or "")
+    return key.rpm if kind == "rpm" else key.tpm
+
+
+def days(fields: Mapping[str, str]) -> dict[str, float]:
+    return {name[2:]: from_nano(int(value)) for name, value in sorted(fields.items()) if name.startswith("d:")}

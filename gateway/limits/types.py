@@ -84,6 +84,27 @@ class TagTotals:
     calls: int = 0
 
 
+# Which rate limit a `RateProbe` asks about: "org_rpm", "org_tpm", "subject_rpm", "subject_tpm", "key_rpm", "key_tpm".
+RateName = Literal["org_rpm", "org_tpm", "subject_rpm", "subject_tpm", "key_rpm", "key_tpm"]
+
+
+@dataclass(frozen=True)
+class RateProbe:
+    """Ask how much of some rate limits is left, consuming nothing (`limits` maps a RateName to its limit)."""
+
+    org: str
+    subject: str
+    key_id: str | None
+    limits: dict[RateName, int]
+
+
+@dataclass(frozen=True)
+class RateState:
+    limit: int
+    remaining: int
+    reset_s: float  # until fully replenished
+
+
 @dataclass(frozen=True)
 class KeySpend:
     """An API key's spend: today's, this month's and all-time (UTC), held reservations and last settled use."""
@@ -96,6 +117,7 @@ class KeySpend:
     total_usd: float
     reserved_usd: float
     last_used_ms: float | None
+    by_day: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
