@@ -25,6 +25,7 @@ CHAT = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": 
 class Replicas:
     servers: list[ServerThread]
     redis_url: str
+    policy: Path
 
     def url(self, index: int) -> str:
         return f"{self.servers[index % len(self.servers)].url}/v1"
@@ -33,11 +34,14 @@ class Replicas:
         return httpx.post(f"{self.url(index)}/chat/completions", json={**CHAT, **extra},
                           headers={"authorization": f"Bearer {credential}"}, timeout=15)
 
-    def keys(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """`python -m gateway keys ARGS` against the replicas' Redis."""
-        environment = base_environment() | {"REDIS_URL": self.redis_url}
-        return subprocess.run([sys.executable, "-m", "gateway", "keys", *args], cwd=REPO, env=environment,
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m gateway ARGS` against the replicas' Redis and policy, as an operator runs it."""
+        environment = base_environment() | {"REDIS_URL": self.redis_url, "GATEWAY_POLICY_FILE": str(self.policy)}
+        return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=REPO, env=environment,
                               capture_output=True, text=True, timeout=60, check=False)
+
+    def keys(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.command("keys", *args)
 
     def create_key(self, *args: str) -> dict:
         done = self.keys("create", "--json", *args)
@@ -61,4 +65,4 @@ def start_replicas(sim_base_url: str, redis_url: str, policy: Path, count: int =
                                                                   redis_url=redis_url))))
             for _ in range(count)
         ]
-        yield Replicas(servers, redis_url)
+        yield Replicas(servers, redis_url, policy)
