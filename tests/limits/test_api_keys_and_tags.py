@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from pathlib import Path
 
 from gateway.limits import Budget, RateLimits, Settlement
+from gateway.limits.spool import SettlementSpool
 from gateway.limits.types import KeyLimits
 from tests.limits.conftest import Harness, ask
 
@@ -123,3 +125,15 @@ async def test_a_colon_in_a_tag_key_cannot_merge_two_tags(harness: Harness) -> N
     await harness.backend.settle(settle("c2", 0.1, tags={"a:b": "c"}))
     assert (await harness.backend.tag_totals("acme", "a", "b:c")).calls == 1
     assert (await harness.backend.tag_totals("acme", "a:b", "c")).calls == 1
+
+
+async def test_a_spooled_settlement_keeps_its_key_and_tags(harness: Harness, tmp_path: Path) -> None:
+    key = KeyLimits("k1", daily_usd=5.0)
+    assert (await harness.backend.admit(dataclasses.replace(ask(reserve_usd=1.0, request_id="sp"), key=key))).allowed
+    spool = SettlementSpool(tmp_path / "spool.jsonl")
+    await spool.append(settle("sp", 0.25, key_id="k1", tags={"run_id": "spooled"}))
+    report = await spool.replay(harness.backend.settle)
+    assert report.replayed == 1
+    spend = await harness.backend.key_spend("acme", "k1")
+    assert (spend.total_usd, spend.reserved_usd) == (0.25, 0.0)
+    assert (await harness.backend.tag_totals("acme", "run_id", "spooled")).cost_usd == 0.25
