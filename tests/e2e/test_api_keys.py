@@ -11,9 +11,11 @@ import httpx
 import openai
 import pytest
 
+from gateway.app import create_app
 from gateway.auth.tokens import mint_token
-from tests.e2e.conftest import JWT_SECRET, Sim
+from tests.e2e.conftest import JWT_SECRET, Sim, gateway_settings
 from tests.e2e.keys_support import Replicas, flushed, start_replicas
+from tests.servers import serve
 
 POLICY = "orgs:\n  acme: {rpm: 1000, daily_budget_usd: 50}\n  other: {rpm: 1000}\n"
 
@@ -144,3 +146,26 @@ def test_admins_manage_their_own_orgs_keys_over_http(replicas: Replicas) -> None
     assert httpx.delete(f"{base}/admin/orgs/acme/keys/key_nope", headers=admin, timeout=10).status_code == 404
     time.sleep(1.1)
     assert replicas.chat(0, body["key"]).status_code == 401
+
+
+def test_without_redis_keys_live_in_process_and_work_the_same(sim: Sim, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    admin = {"authorization": f"Bearer {jwt(roles=('admin',))}"}
+    with serve(create_app(gateway_settings(sim.base_url, policy_file=str(policy), redis_url=None))) as server:
+        made = httpx.post(f"{server.url}/admin/orgs/acme/keys", headers=admin, json={"name": "local", "rpm": 2},
+                          timeout=10)
+        assert made.status_code == 201, made.text
+        key = made.json()["key"]
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+        ask = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+        assert client.chat.completions.create(**ask).choices[0].message.content  # type: ignore[arg-type]
+        assert client.chat.completions.create(**ask).choices[0].message.content  # type: ignore[arg-type]
+        with pytest.raises(openai.RateLimitError, match="API key"):
+            client.chat.completions.create(**ask)  # type: ignore[arg-type]
+        listed = httpx.get(f"{server.url}/admin/orgs/acme/keys", headers=admin, timeout=10).json()["data"]
+        assert listed[0]["spent_usd"] > 0
+        httpx.delete(f"{server.url}/admin/orgs/acme/keys/{made.json()['id']}", headers=admin, timeout=10)
+        time.sleep(1.1)
+        with pytest.raises(openai.AuthenticationError, match="revoked"):
+            client.chat.completions.create(**ask)  # type: ignore[arg-type]
