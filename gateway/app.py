@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.admin import AdminRoutes
+from gateway.admin.key_routes import KeyRoutes
 from gateway.alerts import AlertNotifier
 from gateway.apis.chat import ChatCompletionsApi
 from gateway.apis.embeddings import EmbeddingsApi
@@ -26,10 +27,15 @@ from gateway.auth.authenticator import Authenticator
 from gateway.background import BackgroundTasks
 from gateway.cache.stage import CacheStage
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
+from gateway.callers import CallerRoutes
+from gateway.callers.account import CallerAccount
 from gateway.catalogue import ModelCatalogue, ModelPrice
 from gateway.errors import GatewayError, InvalidRequestError, NotFoundError
 from gateway.front import Front
 from gateway.housekeeping import housekeeping_forever
+from gateway.keys.resolver import ApiKeyResolver
+from gateway.keys.service import KeyService
+from gateway.keys.store import ApiKeyStore, MemoryApiKeyStore, RedisApiKeyStore
 from gateway.limits.limiter import Limiter
 from gateway.metering.jsonl_ledger import JsonlLedger
 from gateway.metering.ledger import FanoutLedger, Ledger, MemoryLedger
@@ -115,6 +121,7 @@ class _Components:
     model_endpoints: dict[tuple[str, str], Endpoint]
     models: ModelRoutes
     health: HealthRoutes
+    keys: KeyService
 
 
 def _build(
@@ -128,9 +135,12 @@ def _build(
     catalogue = ModelCatalogue(upstream, ttl_s=settings.models_cache_ttl_s, ceiling=ModelPrice.per_million(
         settings.unpriced_prompt_usd_per_mtok, settings.unpriced_completion_usd_per_mtok))
     metrics.models.use_catalogue(_catalogue_ids(catalogue))
-    authenticator = Authenticator(settings, http=http_client)
-    policies = PolicyStore(settings.policy_file)
     shared = open_shared_state(settings, redis)
+    key_store: ApiKeyStore = RedisApiKeyStore(shared.redis) if shared.redis is not None else MemoryApiKeyStore()
+    authenticator = Authenticator(
+        settings, http=http_client, api_keys=ApiKeyResolver(key_store, ttl_s=settings.api_key_cache_ttl_s)
+    )
+    policies = PolicyStore(settings.policy_file)
     notifier = AlertNotifier(http_client, settings.budget_alert_webhook_url, metrics)
     limiter = Limiter(shared.backend, notifier, metrics, reservation_ttl_s=settings.reservation_ttl_s)
     background = BackgroundTasks()
@@ -155,7 +165,7 @@ def _build(
     return _Components(
         settings, transport, http_client, http is None, metrics, catalogue, authenticator, policies, shared, notifier,
         limiter, background, ledger, resilience, reconciler, tracer, drain, model_endpoints,
-        ModelRoutes(authenticator, catalogue), HealthRoutes(catalogue, shared),
+        ModelRoutes(authenticator, catalogue), HealthRoutes(catalogue, shared), KeyService(key_store, shared.backend),
     )
 
 
@@ -211,6 +221,8 @@ def _routes(c: _Components) -> list[Route]:
         Route("/readyz", c.health.readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint.render, methods=["GET"]),
         *AdminRoutes(c.authenticator, c.shared_state.backend, c.policies).routes(),
+        *KeyRoutes(c.authenticator, c.keys).routes(),
+        *CallerRoutes(c.authenticator, CallerAccount(c.shared_state.backend, lambda: c.policies.current)).routes(),
     ]
 
 

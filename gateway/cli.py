@@ -18,6 +18,7 @@ import uvicorn
 
 from gateway.admin.cli import add_admin_commands
 from gateway.auth.cli import add_mint_arguments, run_mint
+from gateway.keys.cli import add_keys_command
 from gateway.metering.cli import add_calls_command
 from gateway.metrics import MULTIPROC_ENV
 from gateway.policy.cli import add_validate_arguments, run_validate
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=run_validate)
 
     add_admin_commands(commands)
+    add_keys_command(commands)
     add_calls_command(commands)
     return parser
 

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # Verified tokens are remembered (by SHA-256) so repeat requests skip signature checks.
     jwt_cache_size: int = 10_000
     jwt_cache_max_age_s: float = 60.0
+    # How long a replica trusts an API key it looked up: a revocation holds everywhere within this time.
+    api_key_cache_ttl_s: float = 1.0
 
     # Metering
     ledger_sinks: list[Literal["memory", "redis", "jsonl"]] | None = None  # None: redis with REDIS_URL, else memory

@@ -20,7 +20,7 @@ from gateway.admin import render
 from gateway.admin.connection import ConnectionSetupError, redacted, redis_limiter
 from gateway.admin.service import AdminService
 from gateway.admin.updates import KEEP, BudgetUpdate, LimitsUpdate, check_count, check_usd, is_empty
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InvalidRequestError
 from gateway.policy.errors import PolicyError
 from gateway.policy.loader import load_policy
 from gateway.policy.policy import Policy
@@ -98,6 +98,9 @@ def run(args: argparse.Namespace, action: Action, text: Renderer) -> int:
     except ConnectionSetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except InvalidRequestError as exc:  # e.g. a tag key the policy does not total
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
     except GatewayError as exc:  # the limiter's translation of an unreachable Redis
         cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
         where = redacted(str(settings.redis_url))
@@ -133,7 +136,8 @@ def _limits_set(args: argparse.Namespace) -> int:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    return run(args, lambda service: service.usage(args.org, args.since), lambda view: render.usage_text(view, args.by))
+    return run(args, lambda service: service.usage(args.org, args.since, args.tag, tag_separator="="),
+               lambda view: render.usage_text(view, args.by))
 
 
 def _command(
@@ -189,6 +193,7 @@ def add_admin_commands(subparsers: argparse._SubParsersAction) -> None:
     usage.add_argument("org")
     usage.add_argument("--since", type=_date_argument, metavar="YYYY-MM-DD", help="first day of the per-day list")
     usage.add_argument("--by", choices=("model", "day"), help="show only this breakdown")
+    usage.add_argument("--tag", metavar="KEY=VALUE", help="also the totals of one tag the policy totals (run_id=X)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -91,4 +91,8 @@ def usage_text(view: View, by: str | None) -> str:
         rows.append(["total", view["total_usd"]])
         since = f" since {view['since']}" if view["since"] else ""
         lines += ["", f"by day{since}", render_table([Column("day"), Column("spent", "usd")], rows)]
+    if view.get("tag") is not None:
+        tag = view["tag"]
+        lines += ["", f"tag {tag['key']}={tag['value']}", *_pairs([
+            ("cost", format_usd(tag["cost_usd"])), ("tokens", str(tag["tokens"])), ("calls", str(tag["calls"]))])]
     return "\n".join(lines)

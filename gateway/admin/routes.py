@@ -125,7 +125,7 @@ class AdminRoutes:
         return view
 
     async def _get_usage(self, request: Request, org: str, principal: Principal) -> View:
-        return await self._service.usage(org, _since(request))
+        return await self._service.usage(org, _since(request), request.query_params.get("tag"))
 
     async def _post_reset(self, request: Request, org: str, principal: Principal) -> View:
         view = await self._service.reset(org)

@@ -10,6 +10,7 @@ from datetime import date
 
 from gateway.admin.updates import BudgetUpdate, LimitsUpdate
 from gateway.admin.views import View, budget_view, limits_view, usage_view
+from gateway.callers.totals import tag_view
 from gateway.limits.backend import LimiterBackend
 from gateway.limits.types import Budget, RateLimits
 from gateway.policy.policy import Policy
@@ -61,5 +62,10 @@ class AdminService:
         await self._limiter.reset(org)
         return {"org": org, "budget": await self.budget(org), "limits": await self.limits(org)}
 
-    async def usage(self, org: str, since: date | None = None) -> View:
-        return usage_view(await self._limiter.spend(org), since)
+    async def usage(self, org: str, since: date | None = None, tag: str | None = None, *,
+                    tag_separator: str = ":") -> View:
+        """The org's spend; with `tag` ("run_id:run-42"), that tag's totals under "tag" too."""
+        view = usage_view(await self._limiter.spend(org), since)
+        if tag is not None:
+            view["tag"] = await tag_view(self._limiter, self._policy(), org, tag, separator=tag_separator)
+        return view

@@ -1,5 +1,7 @@
 """The auth stage: `Authorization` header in, verified Principal out (401/403 otherwise).
 
+A bearer credential starting `gwk-` is an API key (see `gateway.keys`); anything else is a JWT.
+
 Order of checks, cheapest first: header shape, verified-token cache, algorithm allow-list (before any key is
 touched), signature with a key of the algorithm's own family, then claims.
 """
@@ -24,6 +26,8 @@ from gateway.auth.keys import PublicKey, VerificationKey, load_pem_keys
 from gateway.auth.principal import Principal
 from gateway.auth.token_cache import VerifiedTokenCache
 from gateway.errors import AuthenticationError, GatewayError, PermissionDeniedError
+from gateway.keys.model import API_KEY_PREFIX
+from gateway.keys.resolver import ApiKeyResolver
 from gateway.settings import Settings
 
 # Attacker-supplied header values are clipped before they reach a log line.
@@ -37,7 +41,9 @@ class Authenticator:
         *,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        api_keys: ApiKeyResolver | None = None,
     ) -> None:
+        self._api_keys = api_keys
         self._algorithms = pin_algorithms(settings.jwt_algorithms)
         self._rules = ClaimRules.from_settings(settings)
         self._clock = clock
@@ -66,6 +72,8 @@ class Authenticator:
 
     async def authenticate(self, authorization: str | None) -> Principal:
         token = bearer_token(authorization)
+        if self._api_keys is not None and token.startswith(API_KEY_PREFIX):
+            return await self._api_keys.resolve(token)  # a `gwk-` key is never a JWT: no JWT parsing is tried
         digest = hashlib.sha256(token.encode()).digest()
         cached = self._cache.get(digest, self._clock())
         if cached is not None:

@@ -8,10 +8,25 @@ ADMIN_ROLE = "admin"
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKeyGrant:
+    """The API key a caller authenticated with: its id and name, and its own limits (None = unlimited)."""
+
+    id: str
+    name: str
+    rpm: int | None = None
+    tpm: int | None = None
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+    prefix: str = ""  # the key's first characters, as listings show them
+    expires_at: str | None = None  # ISO 8601 UTC
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     org: str
     subject: str
     roles: frozenset[str]
+    key: ApiKeyGrant | None = None  # set when the caller used an API key rather than a JWT
 
     @property
     def is_admin(self) -> bool:

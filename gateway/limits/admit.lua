@@ -6,6 +6,9 @@
 -- ARGV: 1 request id, 2 org rpm, 3 org tpm, 4 org max concurrent, 5 subject rpm, 6 subject tpm,
 --       7 subject max concurrent, 8 daily budget nano, 9 monthly budget nano ('' = none for 2..9),
 --       10 tokens, 11 reserve nano, 12 reservation ttl ms
+-- API key (last): KEYS key rpm TAT, key tpm TAT, key reservations hash, key reservation expiry zset,
+--       key reserved total, key spend hash (the last K KEYS); ARGV key rpm, key tpm, key daily nano,
+--       key monthly nano, then K (6 with a key, 0 without) as the very last ARGV.
 -- Returns: allowed, reason, retry_after_ms, then requests limit/remaining/reset_ms and the tokens
 --          trio ('' when not limited); all as strings because Redis truncates Lua numbers to integers.
 
@@ -39,6 +42,20 @@ local limits = {
   {KEYS[3], sub_rpm, 1, 'subject_rpm', 'req'},
   {KEYS[4], sub_tpm, tokens, 'subject_tpm', 'tok'},
 }
+
+-- API key (issue 15): the key's own rate limits join the list above; its budget is checked below.
+local key_count = tonumber(ARGV[#ARGV]) or 0
+local api_key = nil
+if key_count > 0 then
+  local k = #KEYS - key_count
+  api_key = {rpm_key = KEYS[k + 1], tpm_key = KEYS[k + 2], res = KEYS[k + 3], res_exp = KEYS[k + 4],
+             reserved = KEYS[k + 5], spend = KEYS[k + 6], rpm = num(ARGV[#ARGV - 4]), tpm = num(ARGV[#ARGV - 3]),
+             daily = num(ARGV[#ARGV - 2]), monthly = num(ARGV[#ARGV - 1])}
+  purge_expired(api_key.res, api_key.res_exp, api_key.reserved, now_ms)
+  limits[#limits + 1] = {api_key.rpm_key, api_key.rpm, 1, 'key_rpm', 'req'}
+  limits[#limits + 1] = {api_key.tpm_key, api_key.tpm, tokens, 'key_tpm', 'tok'}
+end
+
 local checked = {}
 for _, l in ipairs(limits) do
   if l[2] ~= nil then
@@ -64,6 +81,18 @@ end
 if monthly ~= nil and (num(redis.call('HGET', KEYS[10], month_key)) or 0) + held > monthly then
   budget_reason, budget_wait = 'monthly_budget', month_reset * 1000
 end
+-- API key budget (issue 15): the key's own spend and reservations against the key's budgets.
+if api_key ~= nil and budget_reason == nil then
+  local key_held = (num(redis.call('GET', api_key.reserved)) or 0) + reserve
+  local day_spent = num(redis.call('HGET', api_key.spend, 'd:' .. day_key)) or 0
+  if api_key.daily ~= nil and day_spent + key_held > api_key.daily then
+    budget_reason, budget_wait = 'key_daily_budget', day_reset * 1000
+  end
+  local month_spent = num(redis.call('HGET', api_key.spend, 'm:' .. month_key)) or 0
+  if api_key.monthly ~= nil and month_spent + key_held > api_key.monthly then
+    budget_reason, budget_wait = 'key_monthly_budget', month_reset * 1000
+  end
+end
 if budget_reason ~= nil then
   if budget_wait > retry then retry = budget_wait end
   reason = budget_reason
@@ -85,6 +114,13 @@ elseif allowed then
   redis.call('ZADD', KEYS[6], fmt(expires), id)
   redis.call('ZADD', KEYS[8], fmt(expires), id)
   if reserve ~= 0 then redis.call('INCRBY', KEYS[7], int(reserve)) end
+  -- API key (issue 15): the key's own reservation, freed by settle/release or when it expires.
+  if api_key ~= nil then
+    local key_t = api_key.tpm and (PERIOD_MS / api_key.tpm) or 0
+    redis.call('HSET', api_key.res, id, int(reserve) .. '|' .. int(tokens) .. '|' .. fmt(key_t) .. '|0')
+    redis.call('ZADD', api_key.res_exp, fmt(expires), id)
+    if reserve ~= 0 then redis.call('INCRBY', api_key.reserved, int(reserve)) end
+  end
 end
 
 -- Headers describe the state after this call (consumed only if admitted), tighter of org and subject.

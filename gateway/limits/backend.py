@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gateway.limits.types import Admission, AdmissionRequest, Budget, BudgetAlert, RateLimits, Settlement, SpendSummary
+from gateway.limits.types import (
+    Admission,
+    AdmissionRequest,
+    Budget,
+    BudgetAlert,
+    KeySpend,
+    RateLimits,
+    RateProbe,
+    RateState,
+    Settlement,
+    SpendSummary,
+    TagTotals,
+)
 
 
 class LimiterBackend(Protocol):
@@ -23,11 +35,26 @@ class LimiterBackend(Protocol):
         """
         ...
 
-    async def release(self, request_id: str, org: str, subject: str) -> None:
-        """The request failed: free its reservation and concurrency slot, refund its tpm estimate, spend nothing."""
+    async def release(self, request_id: str, org: str, subject: str, key_id: str | None = None) -> None:
+        """The request failed: free its reservation and concurrency slot, refund its tpm estimate, spend nothing.
+
+        `key_id` is the API key it was admitted under, whose own reservation is freed too.
+        """
         ...
 
     async def spend(self, org: str) -> SpendSummary: ...
+
+    async def key_spend(self, org: str, key_id: str) -> KeySpend:
+        """An API key's own spend and held reservations (zeros for a key never used)."""
+        ...
+
+    async def tag_totals(self, org: str, key: str, value: str) -> TagTotals:
+        """Cost, tokens and calls of the org's settled calls tagged `key=value` (zeros when none, or expired)."""
+        ...
+
+    async def rates(self, probe: RateProbe) -> dict[str, RateState]:
+        """What is left of the probed rate limits right now; consumes nothing."""
+        ...
 
     async def set_overrides(self, org: str, limits: RateLimits | None, budget: Budget | None) -> None:
         """Replace the org's limits override and/or budget override; a None part is left as it is.

@@ -131,3 +131,17 @@ local function finish_reservation(res, res_exp, reserved, inflight, org_tpm, sub
   shift_tat(sub_tpm, now_ms, actual_tokens - tokens, sub_t)
   return true
 end
+
+-- API keys (issue 15). A key's reservation record has the org's format, with the key's tpm interval third
+-- and 0 fourth, so purge_expired frees expired key reservations too. A key's calls append its keys after
+-- every other KEYS entry and its figures after every other ARGV entry (each script says which), so other
+-- blocks may add their own arguments without renumbering these.
+local function finish_key_reservation(res, res_exp, reserved, tpm, id, actual_tokens, now_ms)
+  local rec = redis.call('HGET', res, id)
+  if not rec then return end
+  local reserve, tokens, key_t = parse_record(rec)
+  redis.call('HDEL', res, id)
+  redis.call('ZREM', res_exp, id)
+  if reserve ~= 0 then redis.call('DECRBY', reserved, int(reserve)) end
+  shift_tat(tpm, now_ms, actual_tokens - tokens, key_t)
+end

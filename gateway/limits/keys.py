@@ -58,11 +58,22 @@ class OrgKeys:
     def override(self) -> str:  # hash rpm, tpm, max_concurrent, daily_nano, monthly_nano (only set fields)
         return self._key("override")
 
+    @property
+    def api_keys(self) -> str:  # hash API key id → SHA-256 of the key (the record lives under gw:apikey:<digest>)
+        return self._key("apikeys")
+
     def settled(self, request_id: str) -> str:  # idempotency marker of one settlement
         return self._key(f"settled:{request_id}")
 
     def subject(self, subject: str) -> SubjectKeys:
         return SubjectKeys(self._key(f"sub:{subject}"))
+
+    def api_key(self, key_id: str) -> ApiKeyKeys:
+        return ApiKeyKeys(self._key(f"key:{key_id}"))
+
+    def tag(self, key: str, value: str) -> str:  # hash cost_nano, tokens, calls; expires after the retention
+        # Length-prefixed key so a ':' inside a tag key cannot make two different tags share a counter.
+        return self._key(f"tag:{len(key)}:{key}:{value}")
 
 
 @dataclass(frozen=True)
@@ -80,3 +91,34 @@ class SubjectKeys:
     @property
     def inflight(self) -> str:  # zset request id → expiry ms
         return f"{self.base}:inflight"
+
+
+@dataclass(frozen=True)
+class ApiKeyKeys:
+    """Keys of one API key's limits and spend, inside its org's slot."""
+
+    base: str
+
+    @property
+    def rpm(self) -> str:
+        return f"{self.base}:rpm"
+
+    @property
+    def tpm(self) -> str:
+        return f"{self.base}:tpm"
+
+    @property
+    def reservations(self) -> str:  # hash request id → "reserve_nano|tokens|key_tpm_interval_ms|0"
+        return f"{self.base}:res"
+
+    @property
+    def reservation_expiry(self) -> str:
+        return f"{self.base}:res:exp"
+
+    @property
+    def reserved(self) -> str:
+        return f"{self.base}:reserved"
+
+    @property
+    def spend(self) -> str:  # hash "d:YYYY-MM-DD" / "m:YYYY-MM" / "total" → nano, "last_used_ms"
+        return f"{self.base}:spend"

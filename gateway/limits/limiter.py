@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -12,7 +13,7 @@ from gateway.auth.principal import Principal
 from gateway.errors import BudgetExceededError, GatewayError, RateLimitError
 from gateway.estimate import CostEstimate
 from gateway.limits.backend import LimiterBackend
-from gateway.limits.types import Admission, AdmissionRequest, Budget, RateLimits, Settlement
+from gateway.limits.types import Admission, AdmissionRequest, Budget, KeyLimits, RateLimits, Settlement
 from gateway.metrics import Metrics
 from gateway.policy.compiler import OrgSettings
 
@@ -25,6 +26,14 @@ _REASON_TEXT = {
     "subject_rpm": "requests per minute for your user",
     "subject_tpm": "tokens per minute for your user",
     "subject_concurrency": "concurrent requests for your user",
+    "key_rpm": "requests per minute for your API key",
+    "key_tpm": "tokens per minute for your API key",
+}
+_BUDGET_TEXT = {
+    "daily_budget": "Your organization's daily budget",
+    "monthly_budget": "Your organization's monthly budget",
+    "key_daily_budget": "Your API key's daily budget",
+    "key_monthly_budget": "Your API key's monthly budget",
 }
 
 
@@ -40,6 +49,9 @@ class Ticket:
     budget: Budget
     admission: Admission
     finished: bool = field(default=False)
+    key_id: str | None = None  # the API key it was admitted under
+    totalled_tags: tuple[str, ...] = ()  # the policy's `totals.tags`, when the call was admitted
+    tag_retention_s: float = 0.0
 
     def rate_headers(self) -> dict[str, str]:
         return self.admission.headers()
@@ -76,6 +88,7 @@ class Limiter:
             tokens=estimate.tokens * copies,
             reserve_usd=estimate.worst_case_usd * copies,
             reservation_ttl_s=self._reservation_ttl_s,
+            key=_key_limits(principal),
         )
         try:
             admission = await self._backend.admit(request)
@@ -85,23 +98,32 @@ class Limiter:
         if not admission.allowed:
             headers = admission.headers()
             if admission.budget_exhausted:
-                period = "daily" if admission.reason == "daily_budget" else "monthly"
+                period = "daily" if admission.reason.endswith("daily_budget") else "monthly"
                 self._metrics.budget_rejected(principal.org, period)
                 raise BudgetExceededError(
-                    f"Your organization's {period} budget is exhausted; it resets in "
+                    f"{_BUDGET_TEXT.get(admission.reason, 'Your budget')} is exhausted; it resets in "
                     f"{headers.get('retry-after', '?')} seconds.", headers=headers,
                 )
             self._metrics.rate_limited(principal.org, admission.reason)
             raise RateLimitError(f"Rate limit reached for {_REASON_TEXT.get(admission.reason, admission.reason)}.",
                                  headers=headers)
-        return Ticket(request.request_id, principal.org, principal.subject, estimate, copies, budget, admission)
+        return Ticket(request.request_id, principal.org, principal.subject, estimate, copies, budget, admission,
+                      key_id=principal.key.id if principal.key is not None else None,
+                      totalled_tags=org.totalled_tags, tag_retention_s=org.tag_retention_s)
 
-    async def settle(self, ticket: Ticket, *, model: str, cost_usd: float, tokens: int) -> None:
-        """Replace the reservation by the actual cost; never raises into the request path."""
+    async def settle(
+        self, ticket: Ticket, *, model: str, cost_usd: float, tokens: int, tags: Mapping[str, str] | None = None
+    ) -> None:
+        """Replace the reservation by the actual cost; never raises into the request path.
+
+        `tags` are the call's tags; those the policy totals (`totals.tags`) are counted in the same step.
+        """
         if ticket.finished:
             return
         ticket.finished = True
-        settlement = Settlement(ticket.call_id, ticket.org, ticket.subject, model, cost_usd, tokens, ticket.budget)
+        totalled = {name: value for name, value in (tags or {}).items() if name in ticket.totalled_tags}
+        settlement = Settlement(ticket.call_id, ticket.org, ticket.subject, model, cost_usd, tokens, ticket.budget,
+                                key_id=ticket.key_id, tags=totalled, tag_retention_s=ticket.tag_retention_s)
         try:
             alerts = await self._backend.settle(settlement)
         except GatewayError as exc:
@@ -133,7 +155,14 @@ class Limiter:
             return
         ticket.finished = True
         try:
-            await self._backend.release(ticket.call_id, ticket.org, ticket.subject)
+            await self._backend.release(ticket.call_id, ticket.org, ticket.subject, ticket.key_id)
         except GatewayError as exc:
             log.warning("release_failed", call_id=ticket.call_id, org=ticket.org, error=exc.message)
             self._metrics.store_error("limiter", "release")
+
+
+def _key_limits(principal: Principal) -> KeyLimits | None:
+    key = principal.key
+    if key is None:
+        return None
+    return KeyLimits(key.id, rpm=key.rpm, tpm=key.tpm, daily_usd=key.daily_usd, monthly_usd=key.monthly_usd)

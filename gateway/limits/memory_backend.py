@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from gateway.limits import gcra
 from gateway.limits.clock import Clock, SystemClock
+from gateway.limits.memory_keys import MemoryKeys
 from gateway.limits.memory_state import OrgState, Reservation
 from gateway.limits.overrides import (
     BUDGET_FIELDS,
@@ -23,15 +24,20 @@ from gateway.limits.overrides import (
 from gateway.limits.periods import Periods, periods_at
 from gateway.limits.types import (
     ALERT_THRESHOLDS,
+    BUDGET_REASONS,
     Admission,
     AdmissionRequest,
     Budget,
     BudgetAlert,
+    KeySpend,
     Period,
     RateLimits,
+    RateProbe,
+    RateState,
     Reason,
     Settlement,
     SpendSummary,
+    TagTotals,
     from_nano,
     to_nano,
 )
@@ -63,6 +69,7 @@ class MemoryLimiterBackend:
     def __init__(self, clock: Clock | None = None, *, idempotency_ttl_s: float = DEFAULT_IDEMPOTENCY_TTL_S) -> None:
         self._clock = clock or SystemClock()
         self._orgs: dict[str, OrgState] = {}
+        self._keys = MemoryKeys()
         self._idempotency_ttl_ms = idempotency_ttl_s * 1000
 
     def _state(self, org: str) -> OrgState:
@@ -84,7 +91,13 @@ class MemoryLimiterBackend:
             verdict.fail("org_concurrency", CONCURRENCY_RETRY_MS)
         if request.subject_limits.max_concurrent is not None and len(inflight) >= request.subject_limits.max_concurrent:
             verdict.fail("subject_concurrency", CONCURRENCY_RETRY_MS)
-        self._check_budget(state, budget, to_nano(request.reserve_usd), periods_at(now_ms / 1000), verdict)
+        periods = periods_at(now_ms / 1000)
+        self._check_budget(state, budget, to_nano(request.reserve_usd), periods, verdict)
+        if request.key is not None and verdict.reason not in BUDGET_REASONS:
+            key_failure = self._keys.budget_failure(request.org, request.key, to_nano(request.reserve_usd), periods,
+                                                    now_ms)
+            if key_failure is not None:
+                verdict.reason, verdict.retry_ms = key_failure[0], max(verdict.retry_ms, key_failure[1])
         allowed = verdict.reason == "ok"
         if request.request_id in state.reservations:
             allowed, verdict = True, _Verdict()
@@ -93,6 +106,9 @@ class MemoryLimiterBackend:
                 state.store_tat(item.key, item.tat, now_ms)
                 item.current = item.tat
             self._reserve(state, request, org_limits, now_ms)
+            if request.key is not None:
+                self._keys.reserve(request.org, request.key, request.request_id, to_nano(request.reserve_usd),
+                                   request.tokens, now_ms + request.reservation_ttl_s * 1000)
         return _admission(allowed, verdict, checked, now_ms)
 
     def _check_rates(
@@ -104,6 +120,7 @@ class MemoryLimiterBackend:
             ("tpm", org_limits.tpm, request.tokens, "org_tpm", "tokens"),
             (sub + "rpm", request.subject_limits.rpm, 1, "subject_rpm", "requests"),
             (sub + "tpm", request.subject_limits.tpm, request.tokens, "subject_tpm", "tokens"),
+            *self._keys.rate_candidates(request.key, request.tokens),
         ]
         checked = []
         for key, limit, cost, reason, kind in candidates:
@@ -157,6 +174,12 @@ class MemoryLimiterBackend:
         state.spend_by_month[periods.month] = state.spend_by_month.get(periods.month, 0) + cost
         model_key = f"{periods.month}|{settlement.model}"
         state.spend_by_model[model_key] = state.spend_by_model.get(model_key, 0) + cost
+        if settlement.key_id is not None:
+            self._keys.finish(state, settlement.org, settlement.key_id, settlement.request_id, settlement.tokens,
+                              now_ms)
+            self._keys.spend(settlement.org, settlement.key_id, cost, now_ms)
+        self._keys.count_tags(settlement.org, settlement.tags, cost, settlement.tokens, settlement.tag_retention_s,
+                              now_ms)
         budget = effective_budget(state.override, settlement.budget)
         return [
             *_alerts(state, settlement.org, "daily", periods.day, state.spend_by_day[periods.day], budget.daily_usd),
@@ -165,8 +188,28 @@ class MemoryLimiterBackend:
             ),
         ]
 
-    async def release(self, request_id: str, org: str, subject: str) -> None:
-        self._state(org).finish(request_id, subject, 0, self._now_ms())
+    async def release(self, request_id: str, org: str, subject: str, key_id: str | None = None) -> None:
+        state, now_ms = self._state(org), self._now_ms()
+        state.finish(request_id, subject, 0, now_ms)
+        if key_id is not None:
+            self._keys.finish(state, org, key_id, request_id, 0, now_ms)
+
+    async def key_spend(self, org: str, key_id: str) -> KeySpend:
+        return self._keys.summary(org, key_id, self._now_ms())
+
+    async def tag_totals(self, org: str, key: str, value: str) -> TagTotals:
+        return self._keys.tag_totals(org, key, value, self._now_ms())
+
+    async def rates(self, probe: RateProbe) -> dict[str, RateState]:
+        state, now_ms = self._state(probe.org), self._now_ms()
+        out = {}
+        for name, limit in probe.limits.items():
+            scope, _, kind = name.partition("_")
+            prefix = {"org": "", "subject": f"sub:{probe.subject}:", "key": f"key:{probe.key_id}:"}[scope]
+            tat = state.tat(prefix + kind)
+            current = now_ms if tat is None else tat
+            out[name] = RateState(limit, gcra.remaining(current, now_ms, limit), max(current - now_ms, 0.0) / 1000)
+        return out
 
     async def spend(self, org: str) -> SpendSummary:
         state = self._state(org)

@@ -18,16 +18,21 @@ from gateway.limits.overrides import decode_overrides, encode_budget, encode_lim
 from gateway.limits.periods import periods_at
 from gateway.limits.pipelined import PipelinedRedis
 from gateway.limits.scripts import PipelinedScripts, RedisPyScripts, ScriptRunner, Scripts
+from gateway.limits.tails import admit_tail, days, nano_fields, release_tail, settle_tail, tat_key, usd
 from gateway.limits.types import (
     Admission,
     AdmissionRequest,
     Budget,
     BudgetAlert,
+    KeySpend,
     Period,
     RateLimits,
+    RateProbe,
+    RateState,
     Reason,
     Settlement,
     SpendSummary,
+    TagTotals,
     from_nano,
     to_nano,
 )
@@ -132,8 +137,9 @@ class RedisLimiterBackend:
             str(to_nano(request.reserve_usd)),
             str(int(request.reservation_ttl_s * 1000)),
         ]
+        key_keys, key_args = admit_tail(org, request.key)
         with store_errors():
-            raw = await self._runner.run(self._scripts.admit, keys, args)
+            raw = await self._runner.run(self._scripts.admit, [*keys, *key_keys], [*args, *key_args])
         allowed, reason, retry, rl, rr, rs, tl, tr, ts = (_text(v) for v in raw)
         return Admission(
             allowed=allowed == "1",
@@ -173,8 +179,9 @@ class RedisLimiterBackend:
             _opt_nano(settlement.budget.monthly_usd),
             str(self._idempotency_ttl_ms),
         ]
+        tail_keys, tail_args = settle_tail(org, settlement.key_id, settlement.tags, settlement.tag_retention_s)
         with store_errors():
-            raw = await self._runner.run(self._scripts.settle, keys, args)
+            raw = await self._runner.run(self._scripts.settle, [*keys, *tail_keys], [*args, *tail_args])
         fields = [_text(v) for v in raw[1:]]
         return [
             BudgetAlert(
@@ -188,12 +195,47 @@ class RedisLimiterBackend:
             for i in range(0, len(fields), 5)
         ]
 
-    async def release(self, request_id: str, org: str, subject: str) -> None:
+    async def release(self, request_id: str, org: str, subject: str, key_id: str | None = None) -> None:
         keys_ = OrgKeys(org)
         sub = keys_.subject(subject)
         keys = [keys_.reservations, keys_.reservation_expiry, keys_.reserved, sub.inflight, keys_.tpm, sub.tpm]
+        key_keys, key_args = release_tail(keys_, key_id)
         with store_errors():
-            await self._runner.run(self._scripts.release, keys, [request_id])
+            await self._runner.run(self._scripts.release, [*keys, *key_keys], [request_id, *key_args])
+
+    async def key_spend(self, org: str, key_id: str) -> KeySpend:
+        keys_ = OrgKeys(org).api_key(key_id)
+        keys = [keys_.reservations, keys_.reservation_expiry, keys_.reserved, keys_.spend]
+        with store_errors():
+            raw = await self._runner.run(self._scripts.key_summary, keys, [])
+        periods = periods_at(float(_text(raw[0])) / 1000)
+        fields = nano_fields(list(raw[2]))
+        last_used = fields.get("last_used_ms")
+        return KeySpend(
+            key_id=key_id, day=periods.day, month=periods.month, daily_usd=usd(fields, f"d:{periods.day}"),
+            monthly_usd=usd(fields, f"m:{periods.month}"), total_usd=usd(fields, "total"),
+            reserved_usd=from_nano(int(_text(raw[1]))), last_used_ms=float(last_used) if last_used else None,
+            by_day=days(fields),
+        )
+
+    async def rates(self, probe: RateProbe) -> dict[str, RateState]:
+        org = OrgKeys(probe.org)
+        names = list(probe.limits)
+        if not names:
+            return {}
+        keys = [tat_key(org, probe, name) for name in names]
+        with store_errors():
+            raw = await self._runner.run(self._scripts.peek, keys, [str(probe.limits[name]) for name in names])
+        values = [_text(v) for v in raw]
+        return {name: RateState(probe.limits[name], int(values[2 * i]), float(values[2 * i + 1]) / 1000)
+                for i, name in enumerate(names)}
+
+    async def tag_totals(self, org: str, key: str, value: str) -> TagTotals:
+        with store_errors():
+            raw = await self._client.hgetall(OrgKeys(org).tag(key, value))
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        return TagTotals(key, value, usd(fields, "cost_nano"), int(fields.get("tokens", "0")),
+                         int(fields.get("calls", "0")))
 
     async def spend(self, org: str) -> SpendSummary:
         keys_ = OrgKeys(org)

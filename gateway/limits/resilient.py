@@ -11,7 +11,19 @@ from gateway.limits.backend import LimiterBackend
 from gateway.limits.clock import Clock, SystemClock
 from gateway.limits.redis_backend import StoreBusyError
 from gateway.limits.spool import ReplayReport, SettlementSpool
-from gateway.limits.types import Admission, AdmissionRequest, Budget, BudgetAlert, RateLimits, Settlement, SpendSummary
+from gateway.limits.types import (
+    Admission,
+    AdmissionRequest,
+    Budget,
+    BudgetAlert,
+    KeySpend,
+    RateLimits,
+    RateProbe,
+    RateState,
+    Settlement,
+    SpendSummary,
+    TagTotals,
+)
 
 FailMode = Literal["closed", "open"]
 
@@ -107,13 +119,13 @@ class ResilientLimiter:
         await self._spool.append(settlement)
         return []
 
-    async def release(self, request_id: str, org: str, subject: str) -> None:
+    async def release(self, request_id: str, org: str, subject: str, key_id: str | None = None) -> None:
         if request_id in self._local:
             self._local.discard(request_id)
-            await self._fallback.release(request_id, org, subject)
+            await self._fallback.release(request_id, org, subject, key_id)
         if self._try_primary():
             try:
-                await self._primary.release(request_id, org, subject)
+                await self._primary.release(request_id, org, subject, key_id)
             except ServiceUnavailableError:
                 self._mark_down()
             else:
@@ -138,6 +150,18 @@ class ResilientLimiter:
     async def spend(self, org: str) -> SpendSummary:
         with self._primary_only():
             return await self._primary.spend(org)
+
+    async def key_spend(self, org: str, key_id: str) -> KeySpend:
+        with self._primary_only():
+            return await self._primary.key_spend(org, key_id)
+
+    async def tag_totals(self, org: str, key: str, value: str) -> TagTotals:
+        with self._primary_only():
+            return await self._primary.tag_totals(org, key, value)
+
+    async def rates(self, probe: RateProbe) -> dict[str, RateState]:
+        with self._primary_only():
+            return await self._primary.rates(probe)
 
     async def set_overrides(self, org: str, limits: RateLimits | None, budget: Budget | None) -> None:
         with self._primary_only():

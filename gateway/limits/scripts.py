@@ -70,6 +70,8 @@ class Scripts:
     settle: LuaScript
     release: LuaScript
     summary: LuaScript
+    key_summary: LuaScript
+    peek: LuaScript
 
     @classmethod
     def load(cls) -> Scripts:
@@ -78,4 +80,6 @@ class Scripts:
             settle=LuaScript.load("settle.lua"),
             release=LuaScript.load("release.lua"),
             summary=LuaScript.load("summary.lua"),
+            key_summary=LuaScript.load("key_summary.lua"),
+            peek=LuaScript.load("peek.lua"),
         )

@@ -4,6 +4,8 @@
 --       9 spend by month, 10 spend by "month|model", 11 alerts sent, 12 org override hash
 -- ARGV: 1 request id, 2 model, 3 cost nano, 4 actual tokens, 5 default daily budget nano,
 --       6 default monthly budget nano ('' = none), 7 idempotency ttl ms
+-- API key and tag totals (last): KEYS the key's reservations hash, reservation expiry zset, reserved total,
+--       tpm TAT and spend hash (K of them), then one hash per totalled tag (T); ARGV tag retention ms, K, T.
 -- Returns: status ('settled' | 'duplicate'), then five strings per newly crossed threshold:
 --          period, period key, threshold, spent nano, budget nano.
 
@@ -39,4 +41,23 @@ local function alerts(period, key, spent, budget)
 end
 alerts('daily', day_key, day_spent, num(ov[1]) or num(ARGV[5]))
 alerts('monthly', month_key, month_spent, num(ov[2]) or num(ARGV[6]))
+
+-- API key spend and totals by tag (issue 15), in this same step so they agree with the org's spend.
+local tag_count = tonumber(ARGV[#ARGV]) or 0
+local key_count = tonumber(ARGV[#ARGV - 1]) or 0
+if key_count > 0 then
+  local k = #KEYS - tag_count - key_count
+  finish_key_reservation(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], id, tokens, now_ms)
+  local spend = KEYS[k + 5]
+  redis.call('HINCRBY', spend, 'd:' .. day_key, int(cost))
+  redis.call('HINCRBY', spend, 'm:' .. month_key, int(cost))
+  redis.call('HINCRBY', spend, 'total', int(cost))
+  redis.call('HSET', spend, 'last_used_ms', fmt(now_ms))
+end
+for i = #KEYS - tag_count + 1, #KEYS do
+  redis.call('HINCRBY', KEYS[i], 'cost_nano', int(cost))
+  redis.call('HINCRBY', KEYS[i], 'tokens', int(tokens))
+  redis.call('HINCRBY', KEYS[i], 'calls', 1)
+  redis.call('PEXPIRE', KEYS[i], ARGV[#ARGV - 2])
+end
 return out

@@ -22,10 +22,14 @@ Reason = Literal[
     "subject_concurrency",
     "daily_budget",
     "monthly_budget",
+    "key_rpm",
+    "key_tpm",
+    "key_daily_budget",
+    "key_monthly_budget",
 ]
 Period = Literal["daily", "monthly"]
 
-BUDGET_REASONS: frozenset[str] = frozenset({"daily_budget", "monthly_budget"})
+BUDGET_REASONS: frozenset[str] = frozenset({"daily_budget", "monthly_budget", "key_daily_budget", "key_monthly_budget"})
 ALERT_THRESHOLDS: tuple[int, ...] = (50, 80, 100)
 
 
@@ -56,6 +60,67 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class KeyLimits:
+    """An API key's own limits, checked in the same atomic admission as its org's; None means unlimited.
+
+    The key's budget counts only the key's spend (UTC day and month), on top of the org's budget.
+    """
+
+    key_id: str
+    rpm: int | None = None
+    tpm: int | None = None
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class TagTotals:
+    """What settled calls carrying one tag (`key` = `value`) cost an org, counted in the settlement's own step."""
+
+    key: str
+    value: str
+    cost_usd: float = 0.0
+    tokens: int = 0
+    calls: int = 0
+
+
+# Which rate limit a `RateProbe` asks about: "org_rpm", "org_tpm", "subject_rpm", "subject_tpm", "key_rpm", "key_tpm".
+RateName = Literal["org_rpm", "org_tpm", "subject_rpm", "subject_tpm", "key_rpm", "key_tpm"]
+
+
+@dataclass(frozen=True)
+class RateProbe:
+    """Ask how much of some rate limits is left, consuming nothing (`limits` maps a RateName to its limit)."""
+
+    org: str
+    subject: str
+    key_id: str | None
+    limits: dict[RateName, int]
+
+
+@dataclass(frozen=True)
+class RateState:
+    limit: int
+    remaining: int
+    reset_s: float  # until fully replenished
+
+
+@dataclass(frozen=True)
+class KeySpend:
+    """An API key's spend: today's, this month's and all-time (UTC), held reservations and last settled use."""
+
+    key_id: str
+    day: str
+    month: str
+    daily_usd: float
+    monthly_usd: float
+    total_usd: float
+    reserved_usd: float
+    last_used_ms: float | None
+    by_day: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class AdmissionRequest:
     """One request asking to start.
 
@@ -76,6 +141,7 @@ class AdmissionRequest:
     tokens: int
     reserve_usd: float
     reservation_ttl_s: float = 900
+    key: KeyLimits | None = None  # the API key the caller used, if any
 
 
 @dataclass(frozen=True)
@@ -132,6 +198,10 @@ class Settlement:
     cost_usd: float
     tokens: int
     budget: Budget = field(default_factory=Budget)
+    key_id: str | None = None  # the API key the call was admitted under; its spend is settled with the org's
+    # Tags the policy totals (`totals.tags`), counted per org for `tag_retention_s` after their last call.
+    tags: dict[str, str] = field(default_factory=dict)
+    tag_retention_s: float = 0.0
 
 
 @dataclass(frozen=True)

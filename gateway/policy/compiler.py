@@ -49,6 +49,10 @@ class OrgSettings:
     monthly_budget_usd: float | None
     max_completion_tokens: int
     unpriced_models: str = "ceiling"  # "refuse": model ids without a catalogue price are a 403 for this org
+    # Totals by tag (issue 15): the tag keys whose cost, tokens and calls settlement counts, and for how long
+    # after a tag's last call its counters are kept.
+    totalled_tags: tuple[str, ...] = ()
+    tag_retention_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,8 @@ def _settings(document: PolicyDocument, org: OrgPolicy | None) -> OrgSettings:
     values = {field: getattr(document.defaults, field) for field in _LIMIT_FIELDS}
     if org is not None:
         values.update({field: getattr(org, field) for field in _LIMIT_FIELDS if field in org.model_fields_set})
-    return OrgSettings(**values)
+    totals = document.totals
+    return OrgSettings(**values, totalled_tags=tuple(totals.tags), tag_retention_s=totals.retention_days * 86_400.0)
 
 
 def _access(document: PolicyDocument, org: OrgPolicy | None) -> AccessRules:

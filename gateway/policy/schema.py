@@ -19,6 +19,8 @@ UnpricedModels = Literal["ceiling", "refuse"]
 
 # The gateway owns these request fields; a task setting them would silently break routing.
 RESERVED_PARAMS = frozenset({"model", "models", "messages"})
+# Each totalled tag is one more counter written by every settlement that carries it.
+MAX_TOTALLED_TAGS = 8
 
 
 class _Section(BaseModel):
@@ -148,6 +150,23 @@ class TimeoutPolicy(_Section):
     total_s: PositiveFloat = 600.0
 
 
+class TotalsPolicy(_Section):
+    """Totals by tag: settlement counts cost, tokens and calls per org for each value of these tag keys
+    (e.g. `run_id`, `session_id`), kept `retention_days` after a value's last call."""
+
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
+    retention_days: PositiveFloat = 90.0
+
+    @field_validator("tags")
+    @classmethod
+    def _unique(cls, tags: list[str]) -> list[str]:
+        if len(set(tags)) != len(tags):
+            raise ValueError("tag keys must be unique")
+        if len(tags) > MAX_TOTALLED_TAGS:
+            raise ValueError(f"at most {MAX_TOTALLED_TAGS} tag keys can be totalled")
+        return tags
+
+
 class PolicyDocument(_Section):
     aliases: dict[str, str] = {}
     defaults: Defaults = Defaults()
@@ -160,3 +179,4 @@ class PolicyDocument(_Section):
     # "native": one upstream call with OpenRouter's `models` array, letting OpenRouter fail over.
     upstream_fallbacks: Literal["gateway", "native"] = "gateway"
     cache: CachePolicy = CachePolicy()
+    totals: TotalsPolicy = TotalsPolicy()
