@@ -25,6 +25,7 @@ from gateway.background import BackgroundTasks
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
 from gateway.caching import ChatCache
 from gateway.catalogue import ModelCatalogue
+from gateway.cors import CorsMiddleware, CorsPolicy
 from gateway.embeddings import EmbeddingsProxy
 from gateway.errors import GatewayError, InvalidRequestError, NotFoundError
 from gateway.front import Front
@@ -203,6 +204,8 @@ def create_app(
         Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log,
                    direct_routes=c.model_endpoints)
     ]
+    if settings.cors_allow_origins:  # outermost: preflights never reach auth, and every error carries CORS headers
+        middleware.insert(0, Middleware(CorsMiddleware, policy=cors_policy(settings)))
     app = Starlette(
         routes=_routes(c),
         middleware=middleware,
@@ -214,6 +217,14 @@ def create_app(
     app.state.ledger = c.ledger
     app.state.metrics = c.metrics
     return app
+
+
+def cors_policy(settings: Settings) -> CorsPolicy:
+    return CorsPolicy(
+        allow_origins=tuple(settings.cors_allow_origins), allow_methods=tuple(settings.cors_allow_methods),
+        allow_headers=tuple(settings.cors_allow_headers), expose_headers=tuple(settings.cors_expose_headers),
+        allow_credentials=settings.cors_allow_credentials, max_age_s=settings.cors_max_age_s,
+    )
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

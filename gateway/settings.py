@@ -8,6 +8,14 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
+# What a browser app may read of an answer besides the CORS-safelisted headers: the ids, limits and routing facts.
+CORS_EXPOSED_HEADERS = (
+    "x-request-id", "retry-after", "x-should-retry",
+    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
+    "x-gateway-cache", "x-gateway-cost-usd", "x-gateway-model-requested", "x-gateway-model-routed",
+    "x-gateway-model-served", "x-gateway-task",
+)
 
 
 def _env(name: str) -> AliasChoices:
@@ -84,6 +92,15 @@ class Settings(BaseSettings):
     max_n: int = 8
     log_level: str = "info"
     access_log: bool = True
+
+    # CORS for browser apps (gateway/cors.py): off while no origin is listed. Origins are exact
+    # (https://app.example.com), wildcard subdomains (https://*.example.com) or "*" (not with credentials).
+    cors_allow_origins: list[str] = []
+    cors_allow_methods: list[str] = ["GET", "POST", "OPTIONS"]
+    cors_allow_headers: list[str] = ["*"]  # "*": whatever the browser's preflight asks for
+    cors_expose_headers: list[str] = list(CORS_EXPOSED_HEADERS)
+    cors_allow_credentials: bool = False
+    cors_max_age_s: int = 600
 
     def upstream_key(self) -> str:
         return self.openrouter_api_key.get_secret_value() if self.openrouter_api_key else ""
