@@ -25,6 +25,8 @@ _REASON_TEXT = {
     "subject_rpm": "requests per minute for your user",
     "subject_tpm": "tokens per minute for your user",
     "subject_concurrency": "concurrent requests for your user",
+    "org_rps": "requests per second for your organization",
+    "subject_rps": "requests per second for your user",
 }
 
 
@@ -68,9 +70,11 @@ class Limiter:
             request_id=os.urandom(16).hex(),  # never the client's x-request-id: a reused id must not bypass limits
             org=principal.org,
             subject=principal.subject,
-            org_limits=RateLimits(rpm=org.rpm, tpm=org.tpm, max_concurrent=org.max_concurrent),
+            org_limits=RateLimits(rpm=org.rpm, tpm=org.tpm, max_concurrent=org.max_concurrent, burst=org.burst,
+                                  rps=org.rps),
             subject_limits=RateLimits(
-                rpm=org.subject_rpm, tpm=org.subject_tpm, max_concurrent=org.subject_max_concurrent
+                rpm=org.subject_rpm, tpm=org.subject_tpm, max_concurrent=org.subject_max_concurrent,
+                burst=org.subject_burst, rps=org.subject_rps,
             ),
             budget=budget,
             tokens=estimate.tokens * copies,

@@ -116,6 +116,8 @@ class RedisLimiterBackend:
             org.spend_by_day,
             org.spend_by_month,
             org.override,
+            org.rps,
+            sub.rps,
         ]
         ol, sl = request.org_limits, request.subject_limits
         args = [
@@ -131,6 +133,10 @@ class RedisLimiterBackend:
             str(request.tokens),
             str(to_nano(request.reserve_usd)),
             str(int(request.reservation_ttl_s * 1000)),
+            _opt(ol.burst),
+            _opt(ol.rps),
+            _opt(sl.burst),
+            _opt(sl.rps),
         ]
         with store_errors():
             raw = await self._runner.run(self._scripts.admit, keys, args)

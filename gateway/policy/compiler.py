@@ -21,6 +21,7 @@ _NULLABLE_TASK_FIELDS = frozenset({"max_cost_usd", "timeout_s", "description"})
 _LIMIT_FIELDS = (
     "rpm", "tpm", "max_concurrent", "subject_rpm", "subject_tpm", "subject_max_concurrent",
     "daily_budget_usd", "monthly_budget_usd", "max_completion_tokens",
+    "burst", "rps", "subject_burst", "subject_rps",
 )
 
 
@@ -48,6 +49,10 @@ class OrgSettings:
     daily_budget_usd: float | None
     monthly_budget_usd: float | None
     max_completion_tokens: int
+    burst: int | None = None  # of `rpm`, how many may start at once (None: all); rps is per second
+    rps: int | None = None
+    subject_burst: int | None = None
+    subject_rps: int | None = None
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,11 @@ class Defaults(_Section):
     subject_rpm: PositiveInt | None = None
     subject_tpm: PositiveInt | None = None
     subject_max_concurrent: PositiveInt | None = None
+    # How many of `rpm` may start at once (null: all of them), and a separate per-second limit.
+    burst: PositiveInt | None = None
+    rps: PositiveInt | None = None
+    subject_burst: PositiveInt | None = None
+    subject_rps: PositiveInt | None = None
     daily_budget_usd: PositiveFloat | None = None
     monthly_budget_usd: PositiveFloat | None = None
     allow: list[str] = ["*"]
@@ -107,6 +112,10 @@ class OrgPolicy(_Section):
     subject_rpm: PositiveInt | None = None
     subject_tpm: PositiveInt | None = None
     subject_max_concurrent: PositiveInt | None = None
+    burst: PositiveInt | None = None
+    rps: PositiveInt | None = None
+    subject_burst: PositiveInt | None = None
+    subject_rps: PositiveInt | None = None
     daily_budget_usd: PositiveFloat | None = None
     monthly_budget_usd: PositiveFloat | None = None
     allow: list[str] | None = None
