@@ -36,6 +36,7 @@ from gateway.metering.redis_ledger import RedisStreamLedger
 from gateway.metering.tracing import CallTracer, build_tracer
 from gateway.metrics import Metrics
 from gateway.middleware import Endpoint, RequestContextMiddleware
+from gateway.model_discovery import UnknownModelRefresher
 from gateway.policy.store import PolicyStore
 from gateway.proxy import ChatProxy
 from gateway.reconcile import GenerationReconciler
@@ -133,7 +134,9 @@ def _build(
     return _Components(
         settings, transport, http_client, http is None, metrics, catalogue, authenticator, policies, store, notifier,
         limiter, background, ledger, resilience, reconciler, tracer, model_endpoints,
-        ModelRoutes(authenticator, catalogue), HealthRoutes(catalogue, store),
+        ModelRoutes(authenticator, catalogue, policies, UnknownModelRefresher(
+            catalogue, min_interval_s=settings.models_unknown_refresh_s), list_all=settings.models_list_all),
+        HealthRoutes(catalogue, store),
     )
 
 

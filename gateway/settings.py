@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     upstream_read_timeout_s: float = 600.0
     upstream_max_connections: int = 1000
     models_cache_ttl_s: float = 300.0
+    # An unknown model id refetches the catalogue before its 404, at most once per this many seconds.
+    models_unknown_refresh_s: float = 5.0
+    # GET /v1/models lists every catalogue model, not only those the caller's org may use.
+    models_list_all: bool = False
 
     # Shared state
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "GATEWAY_REDIS_URL"))

@@ -86,6 +86,10 @@ class Policy:
         return Route(requested=requested, task=task.name, models=models, params=task.params, pinned=task.pinned,
                      max_cost_usd=task.max_cost_usd, timeout_s=task.timeout_s)
 
+    def permits_model(self, org: str, model_id: str) -> bool:
+        """Whether the org's allow/deny lists let it use `model_id` (what `/v1/models` lists for it)."""
+        return self._access(org).permits_model(model_id)
+
     def _access(self, org: str) -> AccessRules:
         return self._compiled.org_access.get(org, self._compiled.default_access)
 
