@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     jwt_org_claim: str = "org_id"
     jwt_subject_claim: str = "sub"
     jwt_roles_claim: str = "roles"
+    jwt_scopes_claim: str = "scope"  # OAuth scopes (string or list), for the policy's `access.scopes` rules
     # PEM file with one or more public keys or certificates (RS*/PS*/ES*/EdDSA), used alongside the JWKS.
     jwt_public_key_file: str | None = None
     jwks_cache_ttl_s: float = 300.0

@@ -12,6 +12,8 @@ class Principal:
     org: str
     subject: str
     roles: frozenset[str]
+    # OAuth scopes from the token (`GATEWAY_JWT_SCOPES_CLAIM`), which the policy's `access` rules may require.
+    scopes: frozenset[str] = frozenset()
 
     @property
     def is_admin(self) -> bool:

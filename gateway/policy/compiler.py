@@ -7,13 +7,14 @@ answer `resolve` without further surprises. Problems are collected, not raised o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from gateway.policy.access import TASK_PREFIX, AccessRules, is_literal
+from gateway.policy.caller_access import CallerAccess, CallerRules
 from gateway.policy.model_ids import is_valid_name, resolve_model_name, strip_openrouter_prefix
-from gateway.policy.schema import OrgPolicy, PolicyDocument, TaskOverride, TaskPolicy
+from gateway.policy.schema import AccessPolicy, OrgPolicy, PolicyDocument, TaskOverride, TaskPolicy
 
 Loc = tuple[str | int, ...]
 # Null in an override means "none" only where the task itself allows none; elsewhere it means "keep the task's".
@@ -64,6 +65,7 @@ class CompiledPolicy:
     org_access: Mapping[str, AccessRules]
     default_settings: OrgSettings
     org_settings: Mapping[str, OrgSettings]
+    callers: CallerAccess = field(default_factory=CallerAccess)
 
 
 class Issues:
@@ -174,6 +176,19 @@ def _access(document: PolicyDocument, org: OrgPolicy | None) -> AccessRules:
     return AccessRules(tuple(allow), (*defaults.deny, *org.deny))
 
 
+def _caller_rules(access: AccessPolicy) -> CallerRules:
+    return CallerRules(
+        roles=frozenset(access.roles), scopes=frozenset(access.scopes),
+        subjects=None if access.subjects is None else tuple(access.subjects),
+        orgs=None if access.orgs is None else tuple(access.orgs),
+    )
+
+
+def _callers(document: PolicyDocument) -> CallerAccess:
+    by_task = {name: _caller_rules(task.access) for name, task in document.tasks.items() if task.access is not None}
+    return CallerAccess(_caller_rules(document.access), MappingProxyType(by_task))
+
+
 def compile_policy(document: PolicyDocument, issues: Issues) -> CompiledPolicy:
     aliases = _compile_aliases(document, issues)
     tasks = _compile_tasks(document, aliases, issues)
@@ -195,4 +210,5 @@ def compile_policy(document: PolicyDocument, issues: Issues) -> CompiledPolicy:
         org_access=MappingProxyType({org: _access(document, policy) for org, policy in document.orgs.items()}),
         default_settings=_settings(document, None),
         org_settings=MappingProxyType({org: _settings(document, policy) for org, policy in document.orgs.items()}),
+        callers=_callers(document),
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from gateway.auth.principal import Principal
 from gateway.errors import InvalidRequestError, PermissionDeniedError
 from gateway.policy.access import AccessRules
 from gateway.policy.compiler import CompiledPolicy, Issues, OrgSettings, ResolvedTask, compile_policy
@@ -85,6 +86,11 @@ class Policy:
         models = tuple(candidate for candidate in task.models if access.permits_model(candidate))
         return Route(requested=requested, task=task.name, models=models, params=task.params, pinned=task.pinned,
                      max_cost_usd=task.max_cost_usd, timeout_s=task.timeout_s)
+
+    def check_caller(self, principal: Principal, route: Route) -> None:
+        """403 `permission_error` naming the missing role, scope or allowlist entry (policy `access:`, globally
+        and for the route's task). The pipeline calls it right after `resolve`, before pricing or admission."""
+        self._compiled.callers.check(principal, route.task)
 
     def permits_model(self, org: str, model_id: str) -> bool:
         """Whether the org's allow/deny lists let it use `model_id` (what `/v1/models` lists for it)."""

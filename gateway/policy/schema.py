@@ -40,6 +40,15 @@ class CachePolicy(_Section):
     deterministic_only: bool = True
 
 
+class AccessPolicy(_Section):
+    """Who may call the model endpoints (top level) or one task (under a task); all of it must hold."""
+
+    roles: list[Annotated[str, Field(min_length=1)]] = []  # every role listed is required
+    scopes: list[Annotated[str, Field(min_length=1)]] = []  # every scope listed is required
+    subjects: list[Annotated[str, Field(min_length=1)]] | None = None  # allowlist (globs); null: anyone
+    orgs: list[Annotated[str, Field(min_length=1)]] | None = None
+
+
 class TaskPolicy(_Section):
     """A named task: which model serves it, what to try next, and the request defaults it imposes."""
 
@@ -51,6 +60,7 @@ class TaskPolicy(_Section):
     timeout_s: PositiveFloat | None = None
     description: str | None = None
     cache: CachePolicy | None = None
+    access: AccessPolicy | None = None
 
     _params_check = field_validator("params")(_check_params)
 
@@ -164,3 +174,4 @@ class PolicyDocument(_Section):
     # "native": one upstream call with OpenRouter's `models` array, letting OpenRouter fail over.
     upstream_fallbacks: Literal["gateway", "native"] = "gateway"
     cache: CachePolicy = CachePolicy()
+    access: AccessPolicy = AccessPolicy()
