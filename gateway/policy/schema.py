@@ -162,6 +162,17 @@ class TimeoutPolicy(_Section):
     total_s: PositiveFloat = 600.0
 
 
+class ContextPolicy(_Section):
+    """The context check before going upstream (gateway/policy/context.py says why the margins)."""
+
+    enabled: bool = True
+    # Refuse only when the prompt's text estimate exceeds context_length × margin + slack_tokens.
+    margin: Annotated[float, Field(ge=1)] = 1.1
+    slack_tokens: Annotated[int, Field(ge=0)] = 1000
+    # Prompt + max_tokens over the context: lower max_tokens to fit, refuse with 400, or let the provider decide.
+    overflow: Literal["clamp", "refuse", "pass"] = "clamp"
+
+
 class PolicyDocument(_Section):
     aliases: dict[str, str] = {}
     defaults: Defaults = Defaults()
@@ -175,3 +186,4 @@ class PolicyDocument(_Section):
     upstream_fallbacks: Literal["gateway", "native"] = "gateway"
     cache: CachePolicy = CachePolicy()
     access: AccessPolicy = AccessPolicy()
+    context: ContextPolicy = ContextPolicy()
