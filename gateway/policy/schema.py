@@ -61,6 +61,8 @@ class TaskPolicy(_Section):
     description: str | None = None
     cache: CachePolicy | None = None
     access: AccessPolicy | None = None
+    # Keys given here replace the global `retry:` section's for this task (a class section as a whole).
+    retry: RetryPolicy | None = None
 
     _params_check = field_validator("params")(_check_params)
 
@@ -137,6 +139,15 @@ class OrgPolicy(_Section):
     _cap_check = field_validator("max_completion_tokens", mode="before")(_no_null_cap)
 
 
+class RetryClassPolicy(_Section):
+    """Retry settings for one class of failure; a key left out follows the `retry:` section's own value."""
+
+    max_attempts: PositiveInt | None = None
+    base_delay_s: NonNegativeFloat | None = None
+    max_delay_s: PositiveFloat | None = None
+    retry_after_cap_s: NonNegativeFloat | None = None
+
+
 class RetryPolicy(_Section):
     max_attempts: PositiveInt = 3
     base_delay_s: NonNegativeFloat = 0.25
@@ -145,6 +156,11 @@ class RetryPolicy(_Section):
     retry_after_cap_s: NonNegativeFloat = 10.0
     # Retries may add at most this fraction of recent traffic, so a struggling upstream is not stampeded.
     budget_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
+    # Per class of failure (gateway/resilience/retry_classes.py): upstream 429s, 5xx (and connection
+    # failures), timeouts. "429: back off up to 60 s, 10 attempts; 5xx: 3 attempts" is said here.
+    rate_limited: RetryClassPolicy = RetryClassPolicy()
+    server_errors: RetryClassPolicy = RetryClassPolicy()
+    timeouts: RetryClassPolicy = RetryClassPolicy()
 
 
 class BreakerPolicy(_Section):
