@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     openrouter_base_url: str = Field(default=DEFAULT_OPENROUTER_BASE_URL, validation_alias=_env("OPENROUTER_BASE_URL"))
     app_referer: str = "https://github.com/gateway/gateway"
     app_title: str = "gateway"
+    # The client's own HTTP-Referer / X-Title replace the gateway's on its calls (gateway/attribution.py).
+    pass_client_attribution: bool = False
     upstream_connect_timeout_s: float = 10.0
     upstream_read_timeout_s: float = 600.0
     upstream_max_connections: int = 1000
