@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import structlog
 
 from gateway.alerts import AlertNotifier
 from gateway.auth.principal import Principal
+from gateway.background import BackgroundTasks
 from gateway.errors import BudgetExceededError, GatewayError, RateLimitError
 from gateway.estimate import CostEstimate
 from gateway.limits.backend import LimiterBackend
+from gateway.limits.periods import periods_at
 from gateway.limits.types import Admission, AdmissionRequest, Budget, RateLimits, Settlement
 from gateway.metrics import Metrics
 from gateway.policy.compiler import OrgSettings
@@ -49,12 +52,22 @@ class Ticket:
 
 class Limiter:
     def __init__(
-        self, backend: LimiterBackend, notifier: AlertNotifier, metrics: Metrics, *, reservation_ttl_s: float
+        self,
+        backend: LimiterBackend,
+        notifier: AlertNotifier,
+        metrics: Metrics,
+        *,
+        reservation_ttl_s: float,
+        background: BackgroundTasks | None = None,
     ) -> None:
         self._backend = backend
         self._notifier = notifier
         self._metrics = metrics
         self._reservation_ttl_s = reservation_ttl_s
+        self._background = background
+        # (org, refusal reason, period key) whose 100 % alert this process already asked for: a budget that is
+        # exhausted refuses every call until the period ends, and each must not cost another round trip.
+        self._exhausted_asked: set[tuple[str, str, str]] = set()
         self.budgets: dict[str, Budget] = {}  # orgs with a budget seen by this process, for the utilisation gauge
 
     @property
@@ -91,6 +104,7 @@ class Limiter:
             if admission.budget_exhausted:
                 period = "daily" if admission.reason == "daily_budget" else "monthly"
                 self._metrics.budget_rejected(principal.org, period)
+                await self._alert_exhausted(principal.org, admission.reason, budget, request.reserve_usd)
                 raise BudgetExceededError(
                     f"Your organization's {period} budget is exhausted; it resets in "
                     f"{headers.get('retry-after', '?')} seconds.", headers=headers,
@@ -99,6 +113,30 @@ class Limiter:
             raise RateLimitError(f"Rate limit reached for {_REASON_TEXT.get(admission.reason, admission.reason)}.",
                                  headers=headers)
         return Ticket(request.request_id, principal.org, principal.subject, estimate, copies, budget, admission)
+
+    async def _alert_exhausted(self, org: str, reason: str, budget: Budget, reserve_usd: float) -> None:
+        """The 100 % alert of a budget that refused a call (alerts otherwise come only from settlement, so a
+        budget refusing at 99.1 % spent would never report 100 %). Once per period: the store decides across
+        replicas; this process asks once per org and period. The webhook is sent in the background."""
+        periods = periods_at(time.time())
+        asked = (org, reason, periods.day if reason == "daily_budget" else periods.month)
+        if asked in self._exhausted_asked:
+            return
+        if len(self._exhausted_asked) > 100_000:
+            self._exhausted_asked.clear()  # bounded: a past period's entries are never asked for again
+        self._exhausted_asked.add(asked)
+        try:
+            alerts = await self._backend.refusal_alerts(org, budget, reserve_usd)
+        except GatewayError:
+            self._exhausted_asked.discard(asked)
+            self._metrics.store_error("limiter", "refusal_alerts")
+            return
+        if not alerts:
+            return
+        if self._background is not None:
+            self._background.spawn(self._notifier.notify(alerts))
+        else:
+            await self._notifier.notify(alerts)
 
     async def settle(self, ticket: Ticket, *, model: str, cost_usd: float, tokens: int) -> None:
         """Replace the reservation by the actual cost; never raises into the request path."""

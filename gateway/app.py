@@ -111,8 +111,9 @@ def _build(
     policies = PolicyStore(settings.policy_file)
     store = open_store(settings, redis)
     notifier = AlertNotifier(http_client, settings.budget_alert_webhook_url, metrics)
-    limiter = Limiter(store.backend, notifier, metrics, reservation_ttl_s=settings.reservation_ttl_s)
     background = BackgroundTasks()
+    limiter = Limiter(store.backend, notifier, metrics, reservation_ttl_s=settings.reservation_ttl_s,
+                      background=background)
     ledger = build_ledger(settings, store, metrics)
     breaker_store: BreakerStore = (
         LocalBreakerCache(RedisBreakerStore(store.redis)) if store.redis is not None else MemoryBreakerStore()

@@ -7,6 +7,7 @@ the Lua scripts get from Redis.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from gateway.limits import gcra
 from gateway.limits.clock import Clock, SystemClock
@@ -171,6 +172,26 @@ class MemoryLimiterBackend:
                 state, settlement.org, "monthly", periods.month, state.spend_by_month[periods.month], budget.monthly_usd
             ),
         ]
+
+    async def refusal_alerts(self, org: str, budget: Budget, reserve_usd: float) -> list[BudgetAlert]:
+        """As exhausted.lua: the period's 100 % alert when spend + the refused reservation would cross it."""
+        state = self._state(org)
+        periods = periods_at(self._now_ms() / 1000)
+        effective = effective_budget(state.override, budget)
+        reserve = to_nano(reserve_usd)
+        out = []
+        for period, key, spent, budget_usd in (
+            ("daily", periods.day, state.spend_by_day.get(periods.day, 0), effective.daily_usd),
+            ("monthly", periods.month, state.spend_by_month.get(periods.month, 0), effective.monthly_usd),
+        ):
+            if budget_usd is None:
+                continue
+            limit = to_nano(budget_usd)
+            marker = f"{period}:{key}:100"
+            if (spent + reserve > limit or spent >= limit) and marker not in state.alerts:
+                state.alerts.add(marker)
+                out.append(BudgetAlert(org, cast(Period, period), key, 100, from_nano(spent), from_nano(limit)))
+        return out
 
     async def release(self, request_id: str, org: str, subject: str) -> None:
         self._state(org).finish(request_id, subject, 0, self._now_ms())

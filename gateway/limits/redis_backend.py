@@ -85,6 +85,21 @@ def _pairs(flat: Sequence[object]) -> dict[str, int]:
     return {items[i]: int(items[i + 1]) for i in range(0, len(items), 2)}
 
 
+def _alerts(org: str, fields: list[str]) -> list[BudgetAlert]:
+    """Alerts from a script's flat reply: period, period key, threshold, spent nano, budget nano, repeated."""
+    return [
+        BudgetAlert(
+            org=org,
+            period=cast(Period, fields[i]),
+            period_key=fields[i + 1],
+            threshold=int(fields[i + 2]),
+            spent_usd=from_nano(int(fields[i + 3])),
+            budget_usd=from_nano(int(fields[i + 4])),
+        )
+        for i in range(0, len(fields), 5)
+    ]
+
+
 class RedisLimiterBackend:
     """Shared limits across replicas. Raises ServiceUnavailableError (from the redis error) when Redis is down.
 
@@ -181,18 +196,16 @@ class RedisLimiterBackend:
         ]
         with store_errors():
             raw = await self._runner.run(self._scripts.settle, keys, args)
-        fields = [_text(v) for v in raw[1:]]
-        return [
-            BudgetAlert(
-                org=settlement.org,
-                period=cast(Period, fields[i]),
-                period_key=fields[i + 1],
-                threshold=int(fields[i + 2]),
-                spent_usd=from_nano(int(fields[i + 3])),
-                budget_usd=from_nano(int(fields[i + 4])),
-            )
-            for i in range(0, len(fields), 5)
-        ]
+        return _alerts(settlement.org, [_text(v) for v in raw[1:]])
+
+    async def refusal_alerts(self, org: str, budget: Budget, reserve_usd: float) -> list[BudgetAlert]:
+        """The 100 % alerts a call refused for its budget makes due (exhausted.lua), once per period."""
+        keys_ = OrgKeys(org)
+        keys = [keys_.spend_by_day, keys_.spend_by_month, keys_.alerts, keys_.override]
+        args = [_opt_nano(budget.daily_usd), _opt_nano(budget.monthly_usd), str(to_nano(reserve_usd))]
+        with store_errors():
+            raw = await self._runner.run(self._scripts.exhausted, keys, args)
+        return _alerts(org, [_text(v) for v in raw])
 
     async def release(self, request_id: str, org: str, subject: str) -> None:
         keys_ = OrgKeys(org)

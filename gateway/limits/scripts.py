@@ -70,6 +70,7 @@ class Scripts:
     settle: LuaScript
     release: LuaScript
     summary: LuaScript
+    exhausted: LuaScript
 
     @classmethod
     def load(cls) -> Scripts:
@@ -78,4 +79,5 @@ class Scripts:
             settle=LuaScript.load("settle.lua"),
             release=LuaScript.load("release.lua"),
             summary=LuaScript.load("summary.lua"),
+            exhausted=LuaScript.load("exhausted.lua"),
         )
