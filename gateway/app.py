@@ -24,7 +24,7 @@ from gateway.auth.authenticator import Authenticator
 from gateway.background import BackgroundTasks
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
 from gateway.caching import ChatCache
-from gateway.catalogue import ModelCatalogue
+from gateway.catalogue import ModelCatalogue, ModelPrice
 from gateway.cors import CorsMiddleware, CorsPolicy
 from gateway.embeddings import EmbeddingsProxy
 from gateway.errors import GatewayError, InvalidRequestError, NotFoundError
@@ -106,7 +106,8 @@ def _build(
     metrics = metrics or Metrics.from_environment(org_label=settings.metrics_org_label)
     upstream = (UpstreamClient.on_client(http, settings) if http is not None
                 else UpstreamClient.on_transport(transport, settings))
-    catalogue = ModelCatalogue(upstream, ttl_s=settings.models_cache_ttl_s)
+    catalogue = ModelCatalogue(upstream, ttl_s=settings.models_cache_ttl_s, ceiling=ModelPrice.per_million(
+        settings.unpriced_prompt_usd_per_mtok, settings.unpriced_completion_usd_per_mtok))
     authenticator = Authenticator(settings, http=http_client)
     policies = PolicyStore(settings.policy_file)
     store = open_store(settings, redis)

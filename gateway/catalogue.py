@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,12 +28,48 @@ class ModelPrice:
     prompt: float
     completion: float
 
+    @classmethod
+    def per_million(cls, prompt: float | None, completion: float | None) -> ModelPrice | None:
+        """From USD per million tokens, as people write prices; None when neither is given."""
+        if prompt is None and completion is None:
+            return None
+        return cls((prompt or 0.0) / 1e6, (completion or 0.0) / 1e6)
+
+
+def _per_token(value: object) -> float | None:
+    """A catalogue price string as USD per token; None when missing, unparseable or negative (routers say "-1")."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        price = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return price if math.isfinite(price) and price >= 0 else None
+
+
+def _listed_price(model: Mapping[str, Any]) -> ModelPrice | None:
+    pricing = model.get("pricing")
+    if not isinstance(pricing, Mapping):
+        return None
+    prompt, completion = _per_token(pricing.get("prompt")), _per_token(pricing.get("completion"))
+    return None if prompt is None or completion is None else ModelPrice(prompt, completion)
+
+
+def dearest_price(models: Mapping[str, Mapping[str, Any]]) -> ModelPrice | None:
+    """The highest prompt and the highest completion price in the catalogue (None if nothing is priced)."""
+    prices = [price for price in map(_listed_price, models.values()) if price is not None]
+    if not prices:
+        return None
+    return ModelPrice(max(p.prompt for p in prices), max(p.completion for p in prices))
+
 
 @dataclass(frozen=True, slots=True)
 class CatalogueSnapshot:
     models: Mapping[str, Mapping[str, Any]]
     openai_list: bytes
     fetched_at: float
+    # What a model without a known price is reserved at: never zero, or a router would bypass every budget.
+    ceiling: ModelPrice | None = None
 
     def get(self, model_id: str) -> Mapping[str, Any] | None:
         return self.models.get(model_id) or self.models.get(model_id.split(":", 1)[0])
@@ -41,16 +78,9 @@ class CatalogueSnapshot:
         return model_id.startswith(_PASS_THROUGH_PREFIXES) or self.get(model_id) is not None
 
     def price(self, model_id: str) -> ModelPrice | None:
+        """The listed price; None for ids the catalogue does not price (routers, `~` aliases, missing pricing)."""
         model = self.get(model_id)
-        if model is None:
-            return None
-        pricing = model.get("pricing") or {}
-        if not isinstance(pricing, Mapping):
-            return None
-        try:
-            return ModelPrice(float(pricing.get("prompt") or 0), float(pricing.get("completion") or 0))
-        except (TypeError, ValueError):
-            return None
+        return None if model is None else _listed_price(model)
 
     def max_output_tokens(self, model_id: str) -> int | None:
         model = self.get(model_id)
@@ -84,9 +114,15 @@ class ModelCatalogue:
     """
 
     def __init__(
-        self, upstream: UpstreamClient, ttl_s: float, clock: Callable[[], float] = time.monotonic, retry_s: float = 5.0
+        self,
+        upstream: UpstreamClient,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        retry_s: float = 5.0,
+        ceiling: ModelPrice | None = None,
     ) -> None:
         self._upstream = upstream
+        self._ceiling = ceiling  # configured price for unpriced models; None: the dearest model in the catalogue
         self._ttl_s = ttl_s
         self._retry_s = min(retry_s, ttl_s)
         self._clock = clock
@@ -139,5 +175,6 @@ class ModelCatalogue:
         self._failed_at = None
         models = {str(item["id"]): item for item in items if isinstance(item, dict) and "id" in item}
         listing = orjson.dumps({"object": "list", "data": [to_openai_model(m) for m in models.values()]})
-        self._snapshot = CatalogueSnapshot(models=models, openai_list=listing, fetched_at=self._clock())
+        self._snapshot = CatalogueSnapshot(models=models, openai_list=listing, fetched_at=self._clock(),
+                                           ceiling=self._ceiling or dearest_price(models))
         return self._snapshot

@@ -80,7 +80,7 @@ class EmbeddingsProxy:
         validate_embeddings_request(body)
         routed = await self._front.route(principal, body)
         body["model"] = routed.route.models[0]
-        price = route_price(routed.snapshot, routed.priced_models)
+        price = route_price(routed.snapshot, routed.priced_models, routed.org)
         estimate = CostEstimate(prompt_tokens=_input_tokens(body["input"]), completion_tokens=0, price=price)
         record_view = {"messages": body["input"], "model": body["model"], "dimensions": body.get("dimensions")}
         call = await self._front.admit(request, routed, record_view, estimate, endpoint="embeddings")

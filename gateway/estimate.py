@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.catalogue import CatalogueSnapshot, ModelPrice
+from gateway.errors import PermissionDeniedError, ServiceUnavailableError
 from gateway.policy.compiler import OrgSettings
 from gateway.policy.cost_cap import fit_max_tokens
 from gateway.policy.policy import Route
@@ -70,12 +71,43 @@ class CostEstimate:
         return self.prompt_tokens * self.price.prompt + completion_tokens * self.price.completion
 
 
-def route_price(snapshot: CatalogueSnapshot | None, models: Sequence[str]) -> ModelPrice:
-    """The dearest price among the route's models: any of them may end up answering."""
-    prices = [p for p in (snapshot.price(m) for m in models) if p is not None] if snapshot else []
-    if not prices:
-        return ModelPrice(0.0, 0.0)
+def route_price(snapshot: CatalogueSnapshot | None, models: Sequence[str], org: OrgSettings) -> ModelPrice:
+    """The dearest price among the route's models: any of them may end up answering.
+
+    A model the catalogue does not price (OpenRouter's routers, `~` aliases, missing pricing) may be served by
+    any model, so it is priced at the ceiling (never at zero), or refused when the org's policy says so.
+    """
+    listed = [snapshot.price(model) for model in models] if snapshot is not None else [None] * len(models)
+    prices = [price for price in listed if price is not None]
+    unpriced = [model for model, price in zip(models, listed, strict=True) if price is None]
+    if unpriced:
+        if org.unpriced_models == "refuse":
+            raise PermissionDeniedError(
+                f"The model '{unpriced[0]}' has no known price, and this organization's policy refuses unpriced "
+                "models; name a specific model instead.", param="model", code="unpriced_model",
+            )
+        ceiling = snapshot.ceiling if snapshot is not None else None
+        if ceiling is None:
+            raise ServiceUnavailableError(
+                "Model prices are not known yet (OpenRouter's catalogue could not be fetched), so the call cannot "
+                "be reserved against a budget; retry shortly.", code="prices_unavailable",
+            )
+        prices.append(ceiling)
     return ModelPrice(max(p.prompt for p in prices), max(p.completion for p in prices))
+
+
+def _clamp_to_model(body: dict[str, Any], keys: Sequence[str], model_cap: int | None) -> int | None:
+    """The client's completion limit, lowered to the model's maximum (in the body too, so it is what is sent)."""
+    requested: int | None = None
+    for key in keys:
+        value = body.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            continue
+        if model_cap is not None and value > model_cap:
+            body[key] = value = model_cap
+        if requested is None:
+            requested = value
+    return requested
 
 
 def plan_completion(
@@ -91,11 +123,11 @@ def plan_completion(
     """The completion tokens to reserve; a task's `max_cost_usd` clamps the request's limit to what fits.
 
     `keys` are the body fields that limit the answer, in precedence order (chat: max_completion_tokens then
-    max_tokens; Responses: max_output_tokens). When the cap lowers the limit, the body is changed to say so.
+    max_tokens; Responses: max_output_tokens). A limit above the model's maximum is lowered to it (OpenRouter
+    would refuse it, or reserve credits for it); when the cap lowers the limit, the body is changed to say so.
     """
-    requested = next((body[key] for key in keys if isinstance(body.get(key), int)
-                      and not isinstance(body.get(key), bool) and body[key] > 0), None)
     model_cap = snapshot.max_output_tokens(route.models[0]) if snapshot else None
+    requested = _clamp_to_model(body, keys, model_cap)
     completion = requested or min(org.max_completion_tokens, model_cap or org.max_completion_tokens)
     if route.max_cost_usd is None:
         return completion

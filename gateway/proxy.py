@@ -186,7 +186,7 @@ class ChatProxy:
     @staticmethod
     def _estimate(body: dict[str, Any], routed: Routed) -> CostEstimate:
         """Worst case for the reservation, priced at the dearest model that may answer."""
-        price = route_price(routed.snapshot, routed.priced_models)
+        price = route_price(routed.snapshot, routed.priced_models, routed.org)
         prompt_tokens = estimate_prompt_tokens(body)
         completion = plan_completion(body, keys=("max_completion_tokens", "max_tokens"), route=routed.route,
                                      snapshot=routed.snapshot, org=routed.org, prompt_tokens=prompt_tokens, price=price)

@@ -67,7 +67,7 @@ def _estimate(body: dict[str, Any], routed: Routed) -> CostEstimate:
     """Worst case for the reservation; a task's max_cost_usd clamps max_output_tokens as it does max_tokens."""
     text = body["input"] if isinstance(body["input"], str) else orjson.dumps(body["input"]).decode()
     prompt = -(-(len(text) + len(str(body.get("instructions") or ""))) // CHARS_PER_TOKEN)
-    price = route_price(routed.snapshot, routed.priced_models)
+    price = route_price(routed.snapshot, routed.priced_models, routed.org)
     completion = plan_completion(body, keys=("max_output_tokens",), route=routed.route, snapshot=routed.snapshot,
                                  org=routed.org, prompt_tokens=prompt, price=price)
     return CostEstimate(prompt_tokens=prompt, completion_tokens=completion, price=price)

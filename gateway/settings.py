@@ -52,6 +52,10 @@ class Settings(BaseSettings):
 
     # Budgets
     reservation_ttl_s: float = 900.0
+    # USD per million tokens reserved for a model id without a catalogue price (routers, `~` aliases); unset, the
+    # dearest prompt and completion prices in the catalogue.
+    unpriced_prompt_usd_per_mtok: float | None = Field(default=None, ge=0)
+    unpriced_completion_usd_per_mtok: float | None = Field(default=None, ge=0)
     budget_alert_webhook_url: str | None = None
     shutdown_drain_s: float = 10.0
 

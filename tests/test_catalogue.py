@@ -339,7 +339,7 @@ def test_price_parses_per_token_strings() -> None:
     assert snapshot.price("openai/gpt-4o-mini") == ModelPrice(prompt=1.5e-7, completion=6e-7)
     assert snapshot.price("openai/gpt-4o-mini:nitro") == ModelPrice(prompt=1.5e-7, completion=6e-7)
     assert snapshot.price("anthropic/claude-sonnet-4.5") == ModelPrice(prompt=3e-6, completion=1.5e-5)
-    assert snapshot.price("mistralai/mistral-small") == ModelPrice(prompt=0.0, completion=0.0)  # no pricing: free
+    assert snapshot.price("mistralai/mistral-small") is None  # no pricing: unknown, reserved at the ceiling
     assert snapshot.price("x/bad") is None
     assert snapshot.price("acme/imaginary-1") is None
 

@@ -22,7 +22,7 @@ Loc = tuple[str | int, ...]
 _NULLABLE_TASK_FIELDS = frozenset({"max_cost_usd", "timeout_s", "description"})
 _LIMIT_FIELDS = (
     "rpm", "tpm", "max_concurrent", "subject_rpm", "subject_tpm", "subject_max_concurrent",
-    "daily_budget_usd", "monthly_budget_usd", "max_completion_tokens",
+    "daily_budget_usd", "monthly_budget_usd", "max_completion_tokens", "unpriced_models",
     "burst", "rps", "subject_burst", "subject_rps",
 )
 
@@ -52,6 +52,7 @@ class OrgSettings:
     daily_budget_usd: float | None
     monthly_budget_usd: float | None
     max_completion_tokens: int
+    unpriced_models: str = "ceiling"  # "refuse": model ids without a catalogue price are a 403 for this org
     burst: int | None = None  # of `rpm`, how many may start at once (None: all); rps is per second
     rps: int | None = None
     subject_burst: int | None = None

@@ -15,6 +15,7 @@ PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
+UnpricedModels = Literal["ceiling", "refuse"]
 
 # The gateway owns these request fields; a task setting them would silently break routing.
 RESERVED_PARAMS = frozenset({"model", "models", "messages"})
@@ -111,6 +112,9 @@ class Defaults(_Section):
     deny: list[str] = []
     # Reserved against the budget when a request does not say max_tokens itself.
     max_completion_tokens: PositiveInt = 4096
+    # Model ids without a catalogue price (routers like openrouter/auto, `~` aliases): reserve them at the price
+    # ceiling ("ceiling"), or refuse them ("refuse", for orgs whose budget must never be approached blind).
+    unpriced_models: UnpricedModels = "ceiling"
 
     _cap_check = field_validator("max_completion_tokens", mode="before")(_no_null_cap)
 
@@ -133,6 +137,7 @@ class OrgPolicy(_Section):
     allow: list[str] | None = None
     deny: list[str] = []
     max_completion_tokens: PositiveInt | None = None
+    unpriced_models: UnpricedModels = "ceiling"
     tasks: dict[str, TaskOverride] = {}
     cache: CachePolicy | None = None
 
