@@ -30,6 +30,7 @@ from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
 from gateway.callers import CallerRoutes
 from gateway.callers.account import CallerAccount
 from gateway.catalogue import ModelCatalogue, ModelPrice
+from gateway.cors import CorsMiddleware, CorsPolicy
 from gateway.errors import GatewayError, InvalidRequestError, NotFoundError
 from gateway.front import Front
 from gateway.housekeeping import housekeeping_forever
@@ -45,6 +46,7 @@ from gateway.metric_labels import KnownModels
 from gateway.metrics import Metrics
 from gateway.metrics_endpoint import MetricsEndpoint
 from gateway.middleware import Endpoint, RequestContextMiddleware
+from gateway.model_discovery import UnknownModelRefresher
 from gateway.pipeline import Pipeline
 from gateway.policy.store import PolicyStore
 from gateway.reconcile import GenerationReconciler
@@ -142,8 +144,9 @@ def _build(
     )
     policies = PolicyStore(settings.policy_file)
     notifier = AlertNotifier(http_client, settings.budget_alert_webhook_url, metrics)
-    limiter = Limiter(shared.backend, notifier, metrics, reservation_ttl_s=settings.reservation_ttl_s)
     background = BackgroundTasks()
+    limiter = Limiter(shared.backend, notifier, metrics, reservation_ttl_s=settings.reservation_ttl_s,
+                      background=background)
     ledger = build_ledger(settings, shared, metrics)
     breaker_store: BreakerStore = (
         LocalBreakerCache(RedisBreakerStore(shared.redis)) if shared.redis is not None else MemoryBreakerStore()
@@ -152,7 +155,8 @@ def _build(
     reconciler = GenerationReconciler(upstream, timeout_s=settings.reconcile_timeout_s)
     tracer = build_tracer(settings)
     settler = Settler(limiter, ledger, metrics, background, reconciler, tracer)
-    front = Front(settings, authenticator, policies, catalogue, limiter, metrics)
+    refresher = UnknownModelRefresher(catalogue, min_interval_s=settings.models_unknown_refresh_s)
+    front = Front(settings, authenticator, policies, catalogue, refresher, limiter, metrics)
     cache_store: CacheStore = RedisCacheStore(shared.redis) if shared.redis is not None else MemoryCacheStore()
     drain = StreamDrain()
     pipeline = Pipeline(front, CacheStage(cache_store, front, settler), resilience, UpstreamExchange(upstream),
@@ -165,7 +169,8 @@ def _build(
     return _Components(
         settings, transport, http_client, http is None, metrics, catalogue, authenticator, policies, shared, notifier,
         limiter, background, ledger, resilience, reconciler, tracer, drain, model_endpoints,
-        ModelRoutes(authenticator, catalogue), HealthRoutes(catalogue, shared), KeyService(key_store, shared.backend),
+        ModelRoutes(authenticator, catalogue, policies, refresher, list_all=settings.models_list_all),
+        HealthRoutes(catalogue, shared), KeyService(key_store, shared.backend),
     )
 
 
@@ -239,6 +244,8 @@ def create_app(
         Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log,
                    direct_routes=c.model_endpoints)
     ]
+    if settings.cors_allow_origins:  # outermost: preflights never reach auth, and every error carries CORS headers
+        middleware.insert(0, Middleware(CorsMiddleware, policy=cors_policy(settings)))
     app = Starlette(
         routes=_routes(c),
         middleware=middleware,
@@ -250,6 +257,14 @@ def create_app(
     app.state.ledger = c.ledger
     app.state.metrics = c.metrics
     return app
+
+
+def cors_policy(settings: Settings) -> CorsPolicy:
+    return CorsPolicy(
+        allow_origins=tuple(settings.cors_allow_origins), allow_methods=tuple(settings.cors_allow_methods),
+        allow_headers=tuple(settings.cors_allow_headers), expose_headers=tuple(settings.cors_expose_headers),
+        allow_credentials=settings.cors_allow_credentials, max_age_s=settings.cors_max_age_s,
+    )
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

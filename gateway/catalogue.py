@@ -149,6 +149,17 @@ class ModelCatalogue:
             return snapshot
         return await asyncio.shield(task)
 
+    async def refresh_now(self) -> CatalogueSnapshot | None:
+        """Fetch now whatever the TTL, joining a fetch already in flight (single-flight); the newest snapshot.
+
+        Callers rate-limit it (`gateway.model_discovery.UnknownModelRefresher`): every call that finds no fetch
+        running starts one.
+        """
+        task = self._refreshing
+        if task is None or task.done():
+            task = self._refreshing = asyncio.ensure_future(self._fetch())
+        return await asyncio.shield(task)
+
     async def _fetch(self) -> CatalogueSnapshot | None:
         try:
             payload = await self._upstream.get_json("/models", params={"output_modalities": "all"})

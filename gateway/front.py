@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from gateway.attribution import Attribution
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.principal import Principal
 from gateway.catalogue import CatalogueSnapshot, ModelCatalogue
@@ -21,6 +22,7 @@ from gateway.limits.limiter import Limiter
 from gateway.metering.record import LedgerRecord
 from gateway.metrics import Metrics
 from gateway.middleware import LOG_FIELDS_KEY
+from gateway.model_discovery import UnknownModelRefresher
 from gateway.policy.compiler import OrgSettings
 from gateway.policy.policy import Policy, Route
 from gateway.policy.store import PolicyStore
@@ -53,10 +55,15 @@ class Front:
         authenticator: Authenticator,
         policies: PolicyStore,
         catalogue: ModelCatalogue,
+        refresher: UnknownModelRefresher,
         limiter: Limiter,
         metrics: Metrics,
     ) -> None:
         self._settings = settings
+        self._attribution = Attribution(referer=settings.app_referer, title=settings.app_title,
+                                        pass_client=settings.pass_client_attribution)
+        self._refresher = refresher
+        self._traced = settings.otel_endpoint is not None
         self._metrics = metrics
         self._auth = authenticator
         self._policies = policies
@@ -77,8 +84,8 @@ class Front:
         """
         policy = self._policies.current
         route = policy.resolve(body["model"], principal.org)
-        snapshot = await self._catalogue.current()
-        self._check_known(snapshot, route.models[0], "model")
+        policy.check_caller(principal, route)  # roles, scopes, allowlists: before anything is priced or consumed
+        snapshot = await self._known(route.models[0], "model")
         client_models: tuple[str, ...] = ()
         if "models" in body:
             listed = body["models"]
@@ -86,16 +93,21 @@ class Front:
                 raise InvalidRequestError("'models' must be an array of model ids.", param="models")
             client_models = tuple(policy.resolve(m, principal.org).models[0] for m in listed)
             for model in client_models:
-                self._check_known(snapshot, model, "models")
+                snapshot = await self._known(model, "models")
             body["models"] = list(client_models)
         return Routed(principal, policy, route, snapshot, policy.org_settings(principal.org), client_models)
 
-    @staticmethod
-    def _check_known(snapshot: CatalogueSnapshot | None, model: str, param: str) -> None:
+    async def _known(self, model: str, param: str) -> CatalogueSnapshot | None:
+        """The catalogue, refetched once first if it does not know `model` (OpenRouter may have just added it)."""
+        snapshot = await self._catalogue.current()
+        if snapshot is None or snapshot.knows(model):
+            return snapshot
+        snapshot = await self._refresher.lookup(model)
         if snapshot is not None and not snapshot.knows(model):
             raise ModelNotFoundError(
                 f"The model '{model}' does not exist or you do not have access to it.", param=param
             )
+        return snapshot
 
     def start_record(
         self, request: Request, routed: Routed, record_body: Mapping[str, Any]
@@ -111,7 +123,15 @@ class Front:
         fields: dict[str, Any] = request.scope.get(LOG_FIELDS_KEY, {})
         fields.update(org=principal.org, subject=principal.subject, model_requested=route.requested,
                       model_routed=route.models[0], task=route.task, stream=record.stream, n=record.n)
+        if principal.key is not None:
+            fields["key_id"] = principal.key.id  # not `key`: the log redaction blanks fields named like secrets
         return record, fields
+
+    def trace_headers(self, request: Request) -> dict[str, str] | None:
+        """The W3C trace context a call's span continues (only looked up when tracing is on)."""
+        if not self._traced:
+            return None
+        return {name: value for name in ("traceparent", "tracestate") if (value := request.headers.get(name))}
 
     async def admit(
         self,
@@ -128,4 +148,6 @@ class Front:
         record, fields = self.start_record(request, routed, record_body)
         ticket = await self._limiter.admit(routed.principal, routed.org, estimate, record.n)
         self._metrics.call_started()  # Settler.finish ends it, however the call ends
-        return Call(route=routed.route, ticket=ticket, record=record, log_fields=fields, endpoint=endpoint)
+        return Call(route=routed.route, ticket=ticket, record=record, log_fields=fields, endpoint=endpoint,
+                    trace_headers=self.trace_headers(request),
+                    upstream_headers=self._attribution.for_request(request.headers))

@@ -114,7 +114,7 @@ class Pipeline:
         try:
             plan = self._resilience.plan(routed.policy, routed.route)
             api.shape_upstream(body, routed)
-            payloads = Payloads(body)
+            payloads = Payloads(body, call.upstream_headers)
             call.upstream_started_at = time.perf_counter()
             if call.record.stream:
                 try:

@@ -8,6 +8,14 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
+# What a browser app may read of an answer besides the CORS-safelisted headers: the ids, limits and routing facts.
+CORS_EXPOSED_HEADERS = (
+    "x-request-id", "retry-after", "x-should-retry",
+    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
+    "x-gateway-cache", "x-gateway-cost-usd", "x-gateway-model-requested", "x-gateway-model-routed",
+    "x-gateway-model-served", "x-gateway-task",
+)
 
 
 def _env(name: str) -> AliasChoices:
@@ -23,10 +31,16 @@ class Settings(BaseSettings):
     openrouter_base_url: str = Field(default=DEFAULT_OPENROUTER_BASE_URL, validation_alias=_env("OPENROUTER_BASE_URL"))
     app_referer: str = "https://github.com/gateway/gateway"
     app_title: str = "gateway"
+    # The client's own HTTP-Referer / X-Title replace the gateway's on its calls (gateway/attribution.py).
+    pass_client_attribution: bool = False
     upstream_connect_timeout_s: float = 10.0
     upstream_read_timeout_s: float = 600.0
     upstream_max_connections: int = 1000
     models_cache_ttl_s: float = 300.0
+    # An unknown model id refetches the catalogue before its 404, at most once per this many seconds.
+    models_unknown_refresh_s: float = 5.0
+    # GET /v1/models lists every catalogue model, not only those the caller's org may use.
+    models_list_all: bool = False
 
     # Shared state
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "GATEWAY_REDIS_URL"))
@@ -58,6 +72,7 @@ class Settings(BaseSettings):
     jwt_org_claim: str = "org_id"
     jwt_subject_claim: str = "sub"
     jwt_roles_claim: str = "roles"
+    jwt_scopes_claim: str = "scope"  # OAuth scopes (string or list), for the policy's `access.scopes` rules
     # PEM file with one or more public keys or certificates (RS*/PS*/ES*/EdDSA), used alongside the JWKS.
     jwt_public_key_file: str | None = None
     jwks_cache_ttl_s: float = 300.0
@@ -110,6 +125,15 @@ class Settings(BaseSettings):
     max_n: int = 8
     log_level: str = "info"
     access_log: bool = True
+
+    # CORS for browser apps (gateway/cors.py): off while no origin is listed. Origins are exact
+    # (https://app.example.com), wildcard subdomains (https://*.example.com) or "*" (not with credentials).
+    cors_allow_origins: list[str] = []
+    cors_allow_methods: list[str] = ["GET", "POST", "OPTIONS"]
+    cors_allow_headers: list[str] = ["*"]  # "*": whatever the browser's preflight asks for
+    cors_expose_headers: list[str] = list(CORS_EXPOSED_HEADERS)
+    cors_allow_credentials: bool = False
+    cors_max_age_s: int = 600
 
     def upstream_key(self) -> str:
         return self.openrouter_api_key.get_secret_value() if self.openrouter_api_key else ""

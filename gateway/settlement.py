@@ -41,6 +41,8 @@ class Call:
     first_event_at: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
     finished: bool = False
+    trace_headers: Mapping[str, str] | None = None  # the caller's W3C trace context, when tracing is on
+    upstream_headers: Mapping[str, str] | None = None  # the app's own attribution, when it may replace the gateway's
 
     def response_headers(self) -> dict[str, str]:
         headers = {"x-gateway-model-requested": self.route.requested, "x-gateway-model-routed": self.route.models[0]}
@@ -98,6 +100,7 @@ class _Timings:
     overhead_s: float
     endpoint: str
     ended_ns: int  # wall clock, for the trace span: a reconciled call is observed seconds after it ended
+    trace_headers: Mapping[str, str] | None  # the caller's trace context: the span becomes its child
 
 
 class Settler:
@@ -158,7 +161,7 @@ class Settler:
             record.ttft_ms = round((call.first_event_at - call.started_at) * 1000, 3)
         upstream_s = now - call.upstream_started_at if call.upstream_started_at is not None else 0.0
         timings = _Timings(upstream_s=upstream_s, overhead_s=(now - call.started_at) - upstream_s,
-                           endpoint=call.endpoint, ended_ns=time.time_ns())
+                           endpoint=call.endpoint, ended_ns=time.time_ns(), trace_headers=call.trace_headers)
         missing = record.stream and any(usage is None for usage in usages)
         generation_id = self._reconcilable(usages, served) if missing else None
         if not missing:
@@ -174,7 +177,8 @@ class Settler:
             self._background.spawn(self._persist(call.ticket, record))
 
     def record_hit(
-        self, record: LedgerRecord, log_fields: dict[str, Any], *, started_at: float, endpoint: str, served: Served
+        self, record: LedgerRecord, log_fields: dict[str, Any], *, started_at: float, endpoint: str, served: Served,
+        trace_headers: Mapping[str, str] | None = None,
     ) -> None:
         """A cached answer: no reservation, no spend, but a ledger record and metrics like any other call."""
         record.cache, record.status, record.cost_usd = "hit", 200, 0.0
@@ -182,7 +186,7 @@ class Settler:
         record.latency_ms = round((time.perf_counter() - started_at) * 1000, 3)
         self._metrics.observe_call(record, route=endpoint, upstream_s=0.0, overhead_s=record.latency_ms / 1000)
         if self._tracer is not None:
-            self._tracer.record(record, route=endpoint)
+            self._tracer.record(record, route=endpoint, trace_headers=trace_headers)
         log_fields.update(cache="hit", model_served=record.model_served, cost_usd=0.0)
         self._background.spawn(self._ledger.append(record))
 
@@ -220,13 +224,14 @@ class Settler:
         self._metrics.observe_call(record, route=timings.endpoint, upstream_s=timings.upstream_s,
                                    overhead_s=timings.overhead_s)
         if self._tracer is not None:
-            self._tracer.record(record, route=timings.endpoint, end_ns=timings.ended_ns)
+            self._tracer.record(record, route=timings.endpoint, end_ns=timings.ended_ns,
+                                trace_headers=timings.trace_headers)
 
     async def _persist(self, ticket: Ticket, record: LedgerRecord) -> None:
         tokens = record.prompt_tokens + record.completion_tokens
         if record.cost_usd > 0 or tokens > 0:
             model = record.model_served or record.model_routed
-            await self._limiter.settle(ticket, model=model, cost_usd=record.cost_usd, tokens=tokens)
+            await self._limiter.settle(ticket, model=model, cost_usd=record.cost_usd, tokens=tokens, tags=record.tags)
         else:
             await self._limiter.release(ticket)
         await self._ledger.append(record)

@@ -42,8 +42,10 @@ def _validate_message(index: int, message: Any) -> None:
         raise InvalidRequestError(f"{param}.content must be a string or an array of parts", param=f"{param}.content")
     if content is None and role in ("system", "developer", "user", "tool"):
         raise InvalidRequestError(f"{param}.content is required for role '{role}'", param=f"{param}.content")
-    if isinstance(content, list) and not all(isinstance(part, dict) and "type" in part for part in content):
-        raise InvalidRequestError(f"{param}.content parts must be objects with a 'type'", param=f"{param}.content")
+    # Parts must be objects; a part without `type` passes (clients replaying image history send `image_url` parts
+    # without one, and OpenRouter serves them).
+    if isinstance(content, list) and not all(isinstance(part, dict) for part in content):
+        raise InvalidRequestError(f"{param}.content parts must be objects", param=f"{param}.content")
     if role == "tool" and not isinstance(message.get("tool_call_id"), str):
         raise InvalidRequestError(
             f"{param}: messages with role 'tool' must have a 'tool_call_id'", param=f"{param}.tool_call_id"

@@ -12,12 +12,15 @@ import orjson
 from gateway.apis.adapter import Answer
 from gateway.estimate import CostEstimate, estimate_prompt_tokens, plan_completion, route_price
 from gateway.front import Routed
+from gateway.policy.context import enforce_context
 from gateway.settlement import Served
 from gateway.streaming.merge import StreamMerger, sum_usage
 from gateway.streaming.normalizer import ChatStreamNormalizer
+from gateway.tool_arguments import fill_missing_arguments
 from gateway.upstream.completions import read_completion
 from gateway.validation import validate_chat_request
 
+_OUTPUT_LIMITS = ("max_completion_tokens", "max_tokens")  # the body fields that bound the answer, by precedence
 
 class ChatCompletionsApi:
     endpoint = "chat.completions"
@@ -35,9 +38,11 @@ class ChatCompletionsApi:
 
     def estimate(self, body: dict[str, Any], routed: Routed) -> CostEstimate:
         """Worst case for the reservation, priced at the dearest model that may answer."""
+        enforce_context(body, keys=_OUTPUT_LIMITS, models=routed.priced_models, snapshot=routed.snapshot,
+                        policy=routed.policy.document.context)
         price = route_price(routed.snapshot, routed.priced_models, routed.org)
         prompt_tokens = estimate_prompt_tokens(body)
-        completion = plan_completion(body, keys=("max_completion_tokens", "max_tokens"), route=routed.route,
+        completion = plan_completion(body, keys=_OUTPUT_LIMITS, route=routed.route,
                                      snapshot=routed.snapshot, org=routed.org, prompt_tokens=prompt_tokens, price=price)
         return CostEstimate(prompt_tokens=prompt_tokens, completion_tokens=completion, price=price)
 
@@ -55,7 +60,9 @@ class ChatCompletionsApi:
         completion = read_completion(response)
         parsed = completion.parsed
         served = Served(parsed.get("model"), parsed.get("provider"), completion.generation_id)
-        return Answer(completion.body, parsed, completion.usage, served)
+        # A tool call without `arguments` (OpenRouter sends that) breaks OpenAI clients: give it "{}".
+        body = orjson.dumps(parsed) if fill_missing_arguments(parsed) else completion.body
+        return Answer(body, parsed, completion.usage, served)
 
     def merge(self, answers: Sequence[Answer]) -> bytes:
         """n > 1: one response whose choices are indexed 0..n-1 and whose usage and cost are summed."""

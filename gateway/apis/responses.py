@@ -13,6 +13,7 @@ from gateway.apis.adapter import Answer
 from gateway.errors import InvalidRequestError, UpstreamError
 from gateway.estimate import CHARS_PER_TOKEN, CostEstimate, plan_completion, route_price
 from gateway.front import Routed
+from gateway.policy.context import enforce_context
 from gateway.policy.policy import Route
 from gateway.settlement import Served
 from gateway.streaming.merge import StreamMerger
@@ -73,6 +74,8 @@ class ResponsesApi:
 
     def estimate(self, body: dict[str, Any], routed: Routed) -> CostEstimate:
         """Worst case for the reservation; a task's max_cost_usd clamps max_output_tokens as it does max_tokens."""
+        enforce_context(body, keys=("max_output_tokens",), models=routed.priced_models, snapshot=routed.snapshot,
+                        policy=routed.policy.document.context)
         text = body["input"] if isinstance(body["input"], str) else orjson.dumps(body["input"]).decode()
         prompt = -(-(len(text) + len(str(body.get("instructions") or ""))) // CHARS_PER_TOKEN)
         price = route_price(routed.snapshot, routed.priced_models, routed.org)

@@ -19,6 +19,7 @@ class ClaimRules:
     org_claim: str
     subject_claim: str
     roles_claim: str
+    scopes_claim: str = "scope"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClaimRules:
@@ -29,6 +30,7 @@ class ClaimRules:
             org_claim=settings.jwt_org_claim,
             subject_claim=settings.jwt_subject_claim,
             roles_claim=settings.jwt_roles_claim,
+            scopes_claim=settings.jwt_scopes_claim,
         )
 
 
@@ -58,7 +60,8 @@ def principal_from_claims(claims: Mapping[str, Any], rules: ClaimRules) -> Princ
     subject = claim_value(claims, rules.subject_claim)
     if not isinstance(subject, str) or not subject:
         raise AuthenticationError(f"Token carries no subject ('{rules.subject_claim}' claim)")
-    return Principal(org=org, subject=subject, roles=_roles(claim_value(claims, rules.roles_claim), rules))
+    return Principal(org=org, subject=subject, roles=_roles(claim_value(claims, rules.roles_claim), rules),
+                     scopes=_scopes(claim_value(claims, rules.scopes_claim), rules))
 
 
 def claim_value(claims: Mapping[str, Any], name: str) -> Any:
@@ -84,6 +87,17 @@ def _roles(value: Any, rules: ClaimRules) -> frozenset[str]:
     if isinstance(value, list) and all(isinstance(role, str) for role in value):
         return frozenset(value)
     raise AuthenticationError(f"Token '{rules.roles_claim}' claim must be a list or a space-separated string")
+
+
+def _scopes(value: Any, rules: ClaimRules) -> frozenset[str]:
+    """OAuth 2 `scope` is one space-separated string (RFC 8693 §4.2); Azure AD's `scp` and others send a list."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list) and all(isinstance(scope, str) for scope in value):
+        return frozenset(value)
+    raise AuthenticationError(f"Token '{rules.scopes_claim}' claim must be a space-separated string or a list")
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float | None:

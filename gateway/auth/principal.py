@@ -27,6 +27,8 @@ class Principal:
     subject: str
     roles: frozenset[str]
     key: ApiKeyGrant | None = None  # set when the caller used an API key rather than a JWT
+    # OAuth scopes from the token (`GATEWAY_JWT_SCOPES_CLAIM`), which the policy's `access` rules may require.
+    scopes: frozenset[str] = frozenset()
 
     @property
     def is_admin(self) -> bool:

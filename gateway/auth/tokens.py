@@ -21,6 +21,8 @@ def mint_token(
     org_claim: str = "org_id",
     subject_claim: str = "sub",
     roles_claim: str = "roles",
+    scopes: Sequence[str] | None = None,
+    scopes_claim: str = "scope",
 ) -> str:
     if not secret:
         raise ValueError("a non-empty secret is required to mint a token")
@@ -34,6 +36,8 @@ def mint_token(
         "iat": now,
         "exp": now + ttl_s,
     }
+    if scopes is not None:
+        claims[scopes_claim] = " ".join(scopes)  # OAuth's space-separated form
     if issuer is not None:
         claims["iss"] = issuer
     if audience is not None:

@@ -81,7 +81,8 @@ class CacheStage:
         parsed = orjson.loads(content)
         record, fields = self._front.start_record(request, routed, body)
         served = Served(parsed.get("model"), parsed.get("provider"), parsed.get("id"))
-        self._settler.record_hit(record, fields, started_at=started_at, endpoint=endpoint, served=served)
+        self._settler.record_hit(record, fields, started_at=started_at, endpoint=endpoint, served=served,
+                                 trace_headers=self._front.trace_headers(request))
         route = routed.route
         headers = {"x-gateway-model-requested": route.requested, "x-gateway-model-routed": route.models[0],
                    "x-gateway-model-served": str(served.model or route.models[0]), "x-gateway-cost-usd": "0",

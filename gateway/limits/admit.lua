@@ -9,6 +9,8 @@
 -- API key (last): KEYS key rpm TAT, key tpm TAT, key reservations hash, key reservation expiry zset,
 --       key reserved total, key spend hash (the last K KEYS); ARGV key rpm, key tpm, key daily nano,
 --       key monthly nano, then K (6 with a key, 0 without) as the very last ARGV.
+-- Bursts and per-second limits (issue 16): KEYS 12 org rps TAT, 13 subject rps TAT; ARGV 13 org rpm burst,
+--       14 org rps, 15 subject rpm burst, 16 subject rps ('' = none; a burst defaults to the rpm itself).
 -- Returns: allowed, reason, retry_after_ms, then requests limit/remaining/reset_ms and the tokens
 --          trio ('' when not limited); all as strings because Redis truncates Lua numbers to integers.
 
@@ -35,13 +37,22 @@ local function fail(r, wait)
   if reason == 'ok' or wait > retry then reason, retry = r, wait end
 end
 
--- Each limit: {key, limit, cost, reason, header kind}; `checked` keeps what the writes and headers need.
+-- Each limit: {key, limit, cost, reason, header kind[, period ms, burst]}; `checked` keeps what the writes and
+-- headers need. Without a period it is per minute; without a burst the burst is the limit.
 local limits = {
   {KEYS[1], org_rpm, 1, 'org_rpm', 'req'},
   {KEYS[2], org_tpm, tokens, 'org_tpm', 'tok'},
   {KEYS[3], sub_rpm, 1, 'subject_rpm', 'req'},
   {KEYS[4], sub_tpm, tokens, 'subject_tpm', 'tok'},
 }
+
+-- Bursts and per-second limits (issue 16): a burst narrows the rpm entries above; rps limits join the list with
+-- a one-second period (their burst is the rps itself) and kind 'rps', which no header reports.
+local org_burst, sub_burst = num(ARGV[13]), num(ARGV[15])
+limits[1][6], limits[1][7] = PERIOD_MS, org_burst
+limits[3][6], limits[3][7] = PERIOD_MS, sub_burst
+limits[#limits + 1] = {KEYS[12], num(ARGV[14]), 1, 'org_rps', 'rps', 1000.0, nil}
+limits[#limits + 1] = {KEYS[13], num(ARGV[16]), 1, 'subject_rps', 'rps', 1000.0, nil}
 
 -- API key (issue 15): the key's own rate limits join the list above; its budget is checked below.
 local key_count = tonumber(ARGV[#ARGV]) or 0
@@ -60,9 +71,10 @@ local checked = {}
 for _, l in ipairs(limits) do
   if l[2] ~= nil then
     local current = num(redis.call('GET', l[1]))
-    local ok, tat, wait = gcra_check(current, now_ms, l[2], l[3])
+    local ok, tat, wait = gcra_check(current, now_ms, l[2], l[3], l[6], l[7])
     if not ok then fail(l[4], wait) end
-    checked[#checked + 1] = {key = l[1], limit = l[2], kind = l[5], current = current or now_ms, tat = tat}
+    checked[#checked + 1] = {key = l[1], limit = l[2], kind = l[5], current = current or now_ms, tat = tat,
+                             period = l[6], burst = l[7]}
   end
 end
 
@@ -128,7 +140,7 @@ local function trio(kind)
   local best = nil
   for _, c in ipairs(checked) do
     if c.kind == kind then
-      local rem = gcra_remaining(c.current, now_ms, c.limit)
+      local rem = gcra_remaining(c.current, now_ms, c.limit, c.period, c.burst)
       if best == nil or rem < best[2] then best = {c.limit, rem, math.max(c.current - now_ms, 0)} end
     end
   end

@@ -35,6 +35,11 @@ class LimiterBackend(Protocol):
         """
         ...
 
+    async def refusal_alerts(self, org: str, budget: Budget, reserve_usd: float) -> list[BudgetAlert]:
+        """After a call was refused for its budget: the 100 % alerts now due (spend + `reserve_usd` would cross
+        the budget, or spend reached it), each once per period, shared with settlement's alerts."""
+        ...
+
     async def release(self, request_id: str, org: str, subject: str, key_id: str | None = None) -> None:
         """The request failed: free its reservation and concurrency slot, refund its tpm estimate, spend nothing.
 

@@ -55,26 +55,32 @@ local function periods_at(now_ms)
   return string.format('%04d-%02d-%02d', y, m, d), string.format('%04d-%02d', y, m), day_reset, month_reset
 end
 
--- GCRA, as gcra.py.
-local function gcra_remaining(tat, now_ms, limit)
+-- GCRA, as gcra.py. `period` (ms) defaults to a minute and `burst` to the limit.
+local function gcra_remaining(tat, now_ms, limit, period, burst)
+  period = period or PERIOD_MS
+  burst = burst or limit
+  local interval = period / limit
   if tat < now_ms then tat = now_ms end
-  local spare = PERIOD_MS - (tat - now_ms) + TOLERANCE_MS
-  local r = math.floor(spare / (PERIOD_MS / limit))
+  local spare = burst * interval - (tat - now_ms) + TOLERANCE_MS
+  local r = math.floor(spare / interval)
   if r < 0 then r = 0 end
-  if r > limit then r = limit end
+  if r > burst then r = burst end
   return r
 end
 
 -- Returns allowed, tat to store (or current), retry_after_ms, remaining, reset_ms.
-local function gcra_check(tat, now_ms, limit, cost)
+local function gcra_check(tat, now_ms, limit, cost, period, burst)
+  period = period or PERIOD_MS
+  burst = burst or limit
+  local interval = period / limit
   local base = now_ms
   if tat ~= nil and tat >= now_ms then base = tat end
-  local new_tat = base + cost * (PERIOD_MS / limit)
-  local wait = new_tat - PERIOD_MS - now_ms
+  local new_tat = base + cost * interval
+  local wait = new_tat - burst * interval - now_ms
   if wait > TOLERANCE_MS then
-    return false, base, wait, gcra_remaining(base, now_ms, limit), base - now_ms
+    return false, base, wait, gcra_remaining(base, now_ms, limit, period, burst), base - now_ms
   end
-  return true, new_tat, 0, gcra_remaining(new_tat, now_ms, limit), new_tat - now_ms
+  return true, new_tat, 0, gcra_remaining(new_tat, now_ms, limit, period, burst), new_tat - now_ms
 end
 
 local function store_tat(key, tat, now_ms)

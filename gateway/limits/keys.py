@@ -27,6 +27,10 @@ class OrgKeys:
         return self._key("tpm")
 
     @property
+    def rps(self) -> str:  # GCRA TAT of the per-second limit
+        return self._key("rps")
+
+    @property
     def reservations(self) -> str:  # hash request id → "reserve_nano|tokens|org_tpm_T|subject_tpm_T"
         return self._key("res")
 
@@ -87,6 +91,10 @@ class SubjectKeys:
     @property
     def tpm(self) -> str:
         return f"{self.base}:tpm"
+
+    @property
+    def rps(self) -> str:
+        return f"{self.base}:rps"
 
     @property
     def inflight(self) -> str:  # zset request id → expiry ms

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -10,9 +11,11 @@ import structlog
 
 from gateway.alerts import AlertNotifier
 from gateway.auth.principal import Principal
+from gateway.background import BackgroundTasks
 from gateway.errors import BudgetExceededError, GatewayError, RateLimitError
 from gateway.estimate import CostEstimate
 from gateway.limits.backend import LimiterBackend
+from gateway.limits.periods import periods_at
 from gateway.limits.types import Admission, AdmissionRequest, Budget, KeyLimits, RateLimits, Settlement
 from gateway.metrics import Metrics
 from gateway.policy.compiler import OrgSettings
@@ -28,6 +31,8 @@ _REASON_TEXT = {
     "subject_concurrency": "concurrent requests for your user",
     "key_rpm": "requests per minute for your API key",
     "key_tpm": "tokens per minute for your API key",
+    "org_rps": "requests per second for your organization",
+    "subject_rps": "requests per second for your user",
 }
 _BUDGET_TEXT = {
     "daily_budget": "Your organization's daily budget",
@@ -59,12 +64,22 @@ class Ticket:
 
 class Limiter:
     def __init__(
-        self, backend: LimiterBackend, notifier: AlertNotifier, metrics: Metrics, *, reservation_ttl_s: float
+        self,
+        backend: LimiterBackend,
+        notifier: AlertNotifier,
+        metrics: Metrics,
+        *,
+        reservation_ttl_s: float,
+        background: BackgroundTasks | None = None,
     ) -> None:
         self._backend = backend
         self._notifier = notifier
         self._metrics = metrics
         self._reservation_ttl_s = reservation_ttl_s
+        self._background = background
+        # (org, refusal reason, period key) whose 100 % alert this process already asked for: a budget that is
+        # exhausted refuses every call until the period ends, and each must not cost another round trip.
+        self._exhausted_asked: set[tuple[str, str, str]] = set()
         self.budgets: dict[str, Budget] = {}  # orgs with a budget seen by this process, for the utilisation gauge
 
     @property
@@ -80,9 +95,11 @@ class Limiter:
             request_id=os.urandom(16).hex(),  # never the client's x-request-id: a reused id must not bypass limits
             org=principal.org,
             subject=principal.subject,
-            org_limits=RateLimits(rpm=org.rpm, tpm=org.tpm, max_concurrent=org.max_concurrent),
+            org_limits=RateLimits(rpm=org.rpm, tpm=org.tpm, max_concurrent=org.max_concurrent, burst=org.burst,
+                                  rps=org.rps),
             subject_limits=RateLimits(
-                rpm=org.subject_rpm, tpm=org.subject_tpm, max_concurrent=org.subject_max_concurrent
+                rpm=org.subject_rpm, tpm=org.subject_tpm, max_concurrent=org.subject_max_concurrent,
+                burst=org.subject_burst, rps=org.subject_rps,
             ),
             budget=budget,
             tokens=estimate.tokens * copies,
@@ -100,6 +117,7 @@ class Limiter:
             if admission.budget_exhausted:
                 period = "daily" if admission.reason.endswith("daily_budget") else "monthly"
                 self._metrics.budget_rejected(principal.org, period)
+                await self._alert_exhausted(principal.org, admission.reason, budget, request.reserve_usd)
                 raise BudgetExceededError(
                     f"{_BUDGET_TEXT.get(admission.reason, 'Your budget')} is exhausted; it resets in "
                     f"{headers.get('retry-after', '?')} seconds.", headers=headers,
@@ -110,6 +128,30 @@ class Limiter:
         return Ticket(request.request_id, principal.org, principal.subject, estimate, copies, budget, admission,
                       key_id=principal.key.id if principal.key is not None else None,
                       totalled_tags=org.totalled_tags, tag_retention_s=org.tag_retention_s)
+
+    async def _alert_exhausted(self, org: str, reason: str, budget: Budget, reserve_usd: float) -> None:
+        """The 100 % alert of a budget that refused a call (alerts otherwise come only from settlement, so a
+        budget refusing at 99.1 % spent would never report 100 %). Once per period: the store decides across
+        replicas; this process asks once per org and period. The webhook is sent in the background."""
+        periods = periods_at(time.time())
+        asked = (org, reason, periods.day if reason == "daily_budget" else periods.month)
+        if asked in self._exhausted_asked:
+            return
+        if len(self._exhausted_asked) > 100_000:
+            self._exhausted_asked.clear()  # bounded: a past period's entries are never asked for again
+        self._exhausted_asked.add(asked)
+        try:
+            alerts = await self._backend.refusal_alerts(org, budget, reserve_usd)
+        except GatewayError:
+            self._exhausted_asked.discard(asked)
+            self._metrics.store_error("limiter", "refusal_alerts")
+            return
+        if not alerts:
+            return
+        if self._background is not None:
+            self._background.spawn(self._notifier.notify(alerts))
+        else:
+            await self._notifier.notify(alerts)
 
     async def settle(
         self, ticket: Ticket, *, model: str, cost_usd: float, tokens: int, tags: Mapping[str, str] | None = None

@@ -7,6 +7,7 @@ the Lua scripts get from Redis.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from gateway.limits import gcra
 from gateway.limits.clock import Clock, SystemClock
@@ -50,9 +51,11 @@ DEFAULT_IDEMPOTENCY_TTL_S = 3 * 86_400
 class _Checked:
     key: str
     limit: int
-    kind: str  # "requests" | "tokens"
+    kind: str  # "requests" | "tokens" | "rps" (not reported in headers)
     current: float
     tat: float
+    period_ms: float = gcra.PERIOD_MS
+    burst: int | None = None
 
 
 @dataclass
@@ -115,22 +118,27 @@ class MemoryLimiterBackend:
         self, state: OrgState, request: AdmissionRequest, org_limits: RateLimits, now_ms: float, verdict: _Verdict
     ) -> list[_Checked]:
         sub = f"sub:{request.subject}:"
-        candidates: list[tuple[str, int | None, int, Reason, str]] = [
-            ("rpm", org_limits.rpm, 1, "org_rpm", "requests"),
-            ("tpm", org_limits.tpm, request.tokens, "org_tpm", "tokens"),
-            (sub + "rpm", request.subject_limits.rpm, 1, "subject_rpm", "requests"),
-            (sub + "tpm", request.subject_limits.tpm, request.tokens, "subject_tpm", "tokens"),
-            *self._keys.rate_candidates(request.key, request.tokens),
+        subject_limits = request.subject_limits
+        minute, second = gcra.PERIOD_MS, 1000.0
+        candidates: list[tuple[str, int | None, int, Reason, str, float, int | None]] = [
+            ("rpm", org_limits.rpm, 1, "org_rpm", "requests", minute, org_limits.burst),
+            ("tpm", org_limits.tpm, request.tokens, "org_tpm", "tokens", minute, None),
+            (sub + "rpm", subject_limits.rpm, 1, "subject_rpm", "requests", minute, subject_limits.burst),
+            (sub + "tpm", subject_limits.tpm, request.tokens, "subject_tpm", "tokens", minute, None),
+            ("rps", org_limits.rps, 1, "org_rps", "rps", second, None),
+            (sub + "rps", subject_limits.rps, 1, "subject_rps", "rps", second, None),
+            *((*candidate, minute, None) for candidate in self._keys.rate_candidates(request.key, request.tokens)),
         ]
         checked = []
-        for key, limit, cost, reason, kind in candidates:
+        for key, limit, cost, reason, kind, period_ms, burst in candidates:
             if limit is None:
                 continue
             current = state.tat(key)
-            outcome = gcra.check(current, now_ms, limit, cost)
+            outcome = gcra.check(current, now_ms, limit, cost, period_ms=period_ms, burst=burst)
             if not outcome.allowed:
                 verdict.fail(reason, outcome.retry_after_ms)
-            checked.append(_Checked(key, limit, kind, now_ms if current is None else current, outcome.tat_ms))
+            checked.append(_Checked(key, limit, kind, now_ms if current is None else current, outcome.tat_ms,
+                                    period_ms, burst))
         return checked
 
     @staticmethod
@@ -187,6 +195,26 @@ class MemoryLimiterBackend:
                 state, settlement.org, "monthly", periods.month, state.spend_by_month[periods.month], budget.monthly_usd
             ),
         ]
+
+    async def refusal_alerts(self, org: str, budget: Budget, reserve_usd: float) -> list[BudgetAlert]:
+        """As exhausted.lua: the period's 100 % alert when spend + the refused reservation would cross it."""
+        state = self._state(org)
+        periods = periods_at(self._now_ms() / 1000)
+        effective = effective_budget(state.override, budget)
+        reserve = to_nano(reserve_usd)
+        out = []
+        for period, key, spent, budget_usd in (
+            ("daily", periods.day, state.spend_by_day.get(periods.day, 0), effective.daily_usd),
+            ("monthly", periods.month, state.spend_by_month.get(periods.month, 0), effective.monthly_usd),
+        ):
+            if budget_usd is None:
+                continue
+            limit = to_nano(budget_usd)
+            marker = f"{period}:{key}:100"
+            if (spent + reserve > limit or spent >= limit) and marker not in state.alerts:
+                state.alerts.add(marker)
+                out.append(BudgetAlert(org, cast(Period, period), key, 100, from_nano(spent), from_nano(limit)))
+        return out
 
     async def release(self, request_id: str, org: str, subject: str, key_id: str | None = None) -> None:
         state, now_ms = self._state(org), self._now_ms()
@@ -274,7 +302,9 @@ def _admission(allowed: bool, verdict: _Verdict, checked: list[_Checked], now_ms
     """Headers describe the state after this call, tighter of org and subject (as admit.lua)."""
     trios: dict[str, tuple[int, int, float]] = {}
     for item in checked:
-        left = gcra.remaining(item.current, now_ms, item.limit)
+        if item.kind == "rps":
+            continue
+        left = gcra.remaining(item.current, now_ms, item.limit, period_ms=item.period_ms, burst=item.burst)
         best = trios.get(item.kind)
         if best is None or left < best[1]:
             trios[item.kind] = (item.limit, left, max(item.current - now_ms, 0.0) / 1000)

@@ -48,6 +48,8 @@ def effective_limits(fields: dict[str, str], default: RateLimits) -> RateLimits:
         rpm=override.rpm if override.rpm is not None else default.rpm,
         tpm=override.tpm if override.tpm is not None else default.tpm,
         max_concurrent=override.max_concurrent if override.max_concurrent is not None else default.max_concurrent,
+        burst=default.burst,  # bursts and per-second limits come from the policy only
+        rps=default.rps,
     )
 
 

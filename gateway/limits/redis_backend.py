@@ -90,6 +90,21 @@ def _pairs(flat: Sequence[object]) -> dict[str, int]:
     return {items[i]: int(items[i + 1]) for i in range(0, len(items), 2)}
 
 
+def _alerts(org: str, fields: list[str]) -> list[BudgetAlert]:
+    """Alerts from a script's flat reply: period, period key, threshold, spent nano, budget nano, repeated."""
+    return [
+        BudgetAlert(
+            org=org,
+            period=cast(Period, fields[i]),
+            period_key=fields[i + 1],
+            threshold=int(fields[i + 2]),
+            spent_usd=from_nano(int(fields[i + 3])),
+            budget_usd=from_nano(int(fields[i + 4])),
+        )
+        for i in range(0, len(fields), 5)
+    ]
+
+
 class RedisLimiterBackend:
     """Shared limits across replicas. Raises ServiceUnavailableError (from the redis error) when Redis is down.
 
@@ -121,6 +136,8 @@ class RedisLimiterBackend:
             org.spend_by_day,
             org.spend_by_month,
             org.override,
+            org.rps,
+            sub.rps,
         ]
         ol, sl = request.org_limits, request.subject_limits
         args = [
@@ -136,6 +153,10 @@ class RedisLimiterBackend:
             str(request.tokens),
             str(to_nano(request.reserve_usd)),
             str(int(request.reservation_ttl_s * 1000)),
+            _opt(ol.burst),
+            _opt(ol.rps),
+            _opt(sl.burst),
+            _opt(sl.rps),
         ]
         key_keys, key_args = admit_tail(org, request.key)
         with store_errors():
@@ -182,18 +203,16 @@ class RedisLimiterBackend:
         tail_keys, tail_args = settle_tail(org, settlement.key_id, settlement.tags, settlement.tag_retention_s)
         with store_errors():
             raw = await self._runner.run(self._scripts.settle, [*keys, *tail_keys], [*args, *tail_args])
-        fields = [_text(v) for v in raw[1:]]
-        return [
-            BudgetAlert(
-                org=settlement.org,
-                period=cast(Period, fields[i]),
-                period_key=fields[i + 1],
-                threshold=int(fields[i + 2]),
-                spent_usd=from_nano(int(fields[i + 3])),
-                budget_usd=from_nano(int(fields[i + 4])),
-            )
-            for i in range(0, len(fields), 5)
-        ]
+        return _alerts(settlement.org, [_text(v) for v in raw[1:]])
+
+    async def refusal_alerts(self, org: str, budget: Budget, reserve_usd: float) -> list[BudgetAlert]:
+        """The 100 % alerts a call refused for its budget makes due (exhausted.lua), once per period."""
+        keys_ = OrgKeys(org)
+        keys = [keys_.spend_by_day, keys_.spend_by_month, keys_.alerts, keys_.override]
+        args = [_opt_nano(budget.daily_usd), _opt_nano(budget.monthly_usd), str(to_nano(reserve_usd))]
+        with store_errors():
+            raw = await self._runner.run(self._scripts.exhausted, keys, args)
+        return _alerts(org, [_text(v) for v in raw])
 
     async def release(self, request_id: str, org: str, subject: str, key_id: str | None = None) -> None:
         keys_ = OrgKeys(org)

@@ -119,6 +119,18 @@ class ResilientLimiter:
         await self._spool.append(settlement)
         return []
 
+    async def refusal_alerts(self, org: str, budget: Budget, reserve_usd: float) -> list[BudgetAlert]:
+        """From the primary only (like settlement's alerts): local spend during an outage is partial."""
+        if not self._try_primary():
+            return []
+        try:
+            alerts = await self._primary.refusal_alerts(org, budget, reserve_usd)
+        except ServiceUnavailableError:
+            self._mark_down()
+            return []
+        self._healthy = True
+        return alerts
+
     async def release(self, request_id: str, org: str, subject: str, key_id: str | None = None) -> None:
         if request_id in self._local:
             self._local.discard(request_id)

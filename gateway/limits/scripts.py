@@ -72,6 +72,7 @@ class Scripts:
     summary: LuaScript
     key_summary: LuaScript
     peek: LuaScript
+    exhausted: LuaScript
 
     @classmethod
     def load(cls) -> Scripts:
@@ -82,4 +83,5 @@ class Scripts:
             summary=LuaScript.load("summary.lua"),
             key_summary=LuaScript.load("key_summary.lua"),
             peek=LuaScript.load("peek.lua"),
+            exhausted=LuaScript.load("exhausted.lua"),
         )

@@ -20,6 +20,8 @@ Reason = Literal[
     "subject_rpm",
     "subject_tpm",
     "subject_concurrency",
+    "org_rps",
+    "subject_rps",
     "daily_budget",
     "monthly_budget",
     "key_rpm",
@@ -44,11 +46,17 @@ def from_nano(nano: int | float) -> float:
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Per-minute limits; None means unlimited. `tpm` counts prompt estimate + reserved completion tokens."""
+    """Per-minute limits; None means unlimited. `tpm` counts prompt estimate + reserved completion tokens.
+
+    `burst` is how many requests may start at once out of `rpm` (None: all of them); `rps` is a separate
+    requests-per-second limit, checked in the same atomic admission.
+    """
 
     rpm: int | None = None
     tpm: int | None = None
     max_concurrent: int | None = None
+    burst: int | None = None
+    rps: int | None = None
 
 
 @dataclass(frozen=True)

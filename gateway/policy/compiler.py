@@ -7,13 +7,15 @@ answer `resolve` without further surprises. Problems are collected, not raised o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from gateway.policy.access import TASK_PREFIX, AccessRules, is_literal
+from gateway.policy.caller_access import CallerAccess, CallerRules
 from gateway.policy.model_ids import is_valid_name, resolve_model_name, strip_openrouter_prefix
-from gateway.policy.schema import OrgPolicy, PolicyDocument, TaskOverride, TaskPolicy
+from gateway.policy.retry import CLASSES, merged, settings_for
+from gateway.policy.schema import AccessPolicy, OrgPolicy, PolicyDocument, RetryPolicy, TaskOverride, TaskPolicy
 
 Loc = tuple[str | int, ...]
 # Null in an override means "none" only where the task itself allows none; elsewhere it means "keep the task's".
@@ -21,6 +23,7 @@ _NULLABLE_TASK_FIELDS = frozenset({"max_cost_usd", "timeout_s", "description"})
 _LIMIT_FIELDS = (
     "rpm", "tpm", "max_concurrent", "subject_rpm", "subject_tpm", "subject_max_concurrent",
     "daily_budget_usd", "monthly_budget_usd", "max_completion_tokens", "unpriced_models",
+    "burst", "rps", "subject_burst", "subject_rps",
 )
 
 
@@ -33,6 +36,7 @@ class ResolvedTask:
     max_cost_usd: float | None
     timeout_s: float | None
     description: str | None
+    retry: RetryPolicy | None = None  # the task's retry settings over the global ones; None: the global ones
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ class OrgSettings:
     # after a tag's last call its counters are kept.
     totalled_tags: tuple[str, ...] = ()
     tag_retention_s: float = 0.0
+    burst: int | None = None  # of `rpm`, how many may start at once (None: all); rps is per second
+    rps: int | None = None
+    subject_burst: int | None = None
+    subject_rps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class CompiledPolicy:
     org_access: Mapping[str, AccessRules]
     default_settings: OrgSettings
     org_settings: Mapping[str, OrgSettings]
+    callers: CallerAccess = field(default_factory=CallerAccess)
 
 
 class Issues:
@@ -105,7 +114,21 @@ def _merge(task: TaskPolicy | None, override: TaskOverride) -> TaskPolicy:
     return task.model_copy(update=given)
 
 
-def _resolve_task(name: str, task: TaskPolicy, aliases: Mapping[str, str], loc: Loc, issues: Issues) -> ResolvedTask:
+def _check_retry(retry: RetryPolicy, loc: Loc, issues: Issues) -> None:
+    for name in ("", *CLASSES):
+        section = getattr(retry, name) if name else retry
+        if name and section.base_delay_s is None and section.max_delay_s is None:
+            continue  # a class that sets neither inherits both, already checked
+        settings = settings_for(retry, name) if name else retry
+        if settings.base_delay_s > settings.max_delay_s:
+            where = (*loc, name) if name else loc
+            issues.add((*where, "base_delay_s"), f"must be <= max_delay_s ({settings.max_delay_s:g})")
+
+
+def _resolve_task(
+    name: str, task: TaskPolicy, aliases: Mapping[str, str], loc: Loc, issues: Issues,
+    retry: RetryPolicy | None = None,
+) -> ResolvedTask:
     models: list[str] = []
     references: list[tuple[str, Loc]] = [(task.primary, (*loc, "primary"))]
     references += [(fallback, (*loc, "fallbacks", index)) for index, fallback in enumerate(task.fallbacks)]
@@ -120,8 +143,12 @@ def _resolve_task(name: str, task: TaskPolicy, aliases: Mapping[str, str], loc: 
     for index, key in enumerate(task.pin):
         if key not in params:
             issues.add((*loc, "pin", index), f"pinned parameter '{key}' has no value in params")
+    task_retry = merged(retry, task.retry) if retry is not None and task.retry is not None else None
+    if task_retry is not None:
+        _check_retry(task_retry, (*loc, "retry"), issues)
     return ResolvedTask(name=name, models=tuple(models), params=MappingProxyType(params), pinned=frozenset(task.pin),
-                        max_cost_usd=task.max_cost_usd, timeout_s=task.timeout_s, description=task.description)
+                        max_cost_usd=task.max_cost_usd, timeout_s=task.timeout_s, description=task.description,
+                        retry=task_retry)
 
 
 def _compile_tasks(document: PolicyDocument, aliases: Mapping[str, str], issues: Issues) -> dict[str, ResolvedTask]:
@@ -129,13 +156,13 @@ def _compile_tasks(document: PolicyDocument, aliases: Mapping[str, str], issues:
     for name, task in document.tasks.items():
         if not is_valid_name(name):
             issues.add(("tasks", name), "task names use letters, digits, '_', '-', '.' (no '/' or ':')")
-        tasks[name] = _resolve_task(name, task, aliases, ("tasks", name), issues)
+        tasks[name] = _resolve_task(name, task, aliases, ("tasks", name), issues, document.retry)
     return tasks
 
 
 def _compile_org_tasks(org: str, policy: OrgPolicy, document: PolicyDocument, aliases: Mapping[str, str],
                        tasks: Mapping[str, ResolvedTask], issues: Issues) -> dict[str, ResolvedTask]:
-    merged = dict(tasks)
+    merged_tasks = dict(tasks)
     for name, override in policy.tasks.items():
         loc: Loc = ("orgs", org, "tasks", name)
         base = document.tasks.get(name)
@@ -144,8 +171,8 @@ def _compile_org_tasks(org: str, policy: OrgPolicy, document: PolicyDocument, al
             continue
         if base is None and not is_valid_name(name):
             issues.add(loc, "task names use letters, digits, '_', '-', '.' (no '/' or ':')")
-        merged[name] = _resolve_task(name, _merge(base, override), aliases, loc, issues)
-    return merged
+        merged_tasks[name] = _resolve_task(name, _merge(base, override), aliases, loc, issues, document.retry)
+    return merged_tasks
 
 
 def _check_patterns(patterns: list[str], task_names: Mapping[str, object], loc: Loc, issues: Issues) -> None:
@@ -175,6 +202,19 @@ def _access(document: PolicyDocument, org: OrgPolicy | None) -> AccessRules:
     return AccessRules(tuple(allow), (*defaults.deny, *org.deny))
 
 
+def _caller_rules(access: AccessPolicy) -> CallerRules:
+    return CallerRules(
+        roles=frozenset(access.roles), scopes=frozenset(access.scopes),
+        subjects=None if access.subjects is None else tuple(access.subjects),
+        orgs=None if access.orgs is None else tuple(access.orgs),
+    )
+
+
+def _callers(document: PolicyDocument) -> CallerAccess:
+    by_task = {name: _caller_rules(task.access) for name, task in document.tasks.items() if task.access is not None}
+    return CallerAccess(_caller_rules(document.access), MappingProxyType(by_task))
+
+
 def compile_policy(document: PolicyDocument, issues: Issues) -> CompiledPolicy:
     aliases = _compile_aliases(document, issues)
     tasks = _compile_tasks(document, aliases, issues)
@@ -186,8 +226,7 @@ def compile_policy(document: PolicyDocument, issues: Issues) -> CompiledPolicy:
     for org, policy in document.orgs.items():
         _check_patterns(policy.allow or [], org_tasks[org], ("orgs", org, "allow"), issues)
         _check_patterns(policy.deny, org_tasks[org], ("orgs", org, "deny"), issues)
-    if document.retry.base_delay_s > document.retry.max_delay_s:
-        issues.add(("retry", "base_delay_s"), f"must be <= max_delay_s ({document.retry.max_delay_s:g})")
+    _check_retry(document.retry, ("retry",), issues)
     return CompiledPolicy(
         aliases=MappingProxyType(aliases),
         tasks=MappingProxyType(tasks),
@@ -196,4 +235,5 @@ def compile_policy(document: PolicyDocument, issues: Issues) -> CompiledPolicy:
         org_access=MappingProxyType({org: _access(document, policy) for org, policy in document.orgs.items()}),
         default_settings=_settings(document, None),
         org_settings=MappingProxyType({org: _settings(document, policy) for org, policy in document.orgs.items()}),
+        callers=_callers(document),
     )

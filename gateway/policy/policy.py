@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from gateway.auth.principal import Principal
 from gateway.errors import InvalidRequestError, PermissionDeniedError
 from gateway.policy.access import AccessRules
 from gateway.policy.compiler import CompiledPolicy, Issues, OrgSettings, ResolvedTask, compile_policy
 from gateway.policy.errors import PolicyError, Problem, render_path
 from gateway.policy.model_ids import resolve_model_name
-from gateway.policy.schema import PolicyDocument
+from gateway.policy.schema import PolicyDocument, RetryPolicy
 
 # Either spelling limits the completion; a client that sent one has set "the" max tokens.
 _MAX_TOKENS_KEYS = ("max_tokens", "max_completion_tokens")
@@ -32,6 +33,8 @@ class Route:
     pinned: frozenset[str] = frozenset()
     max_cost_usd: float | None = None
     timeout_s: float | None = None
+    # The task's own retry settings (global ones merged under them); None: the caller's global ones.
+    retry: RetryPolicy | None = None
 
 
 class Policy:
@@ -84,7 +87,16 @@ class Policy:
         # Fallbacks are a resilience aid, not a promise: ones the org may not use are skipped, not an error.
         models = tuple(candidate for candidate in task.models if access.permits_model(candidate))
         return Route(requested=requested, task=task.name, models=models, params=task.params, pinned=task.pinned,
-                     max_cost_usd=task.max_cost_usd, timeout_s=task.timeout_s)
+                     max_cost_usd=task.max_cost_usd, timeout_s=task.timeout_s, retry=task.retry)
+
+    def check_caller(self, principal: Principal, route: Route) -> None:
+        """403 `permission_error` naming the missing role, scope or allowlist entry (policy `access:`, globally
+        and for the route's task). The pipeline calls it right after `resolve`, before pricing or admission."""
+        self._compiled.callers.check(principal, route.task)
+
+    def permits_model(self, org: str, model_id: str) -> bool:
+        """Whether the org's allow/deny lists let it use `model_id` (what `/v1/models` lists for it)."""
+        return self._access(org).permits_model(model_id)
 
     def _access(self, org: str) -> AccessRules:
         return self._compiled.org_access.get(org, self._compiled.default_access)

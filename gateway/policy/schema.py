@@ -43,6 +43,15 @@ class CachePolicy(_Section):
     deterministic_only: bool = True
 
 
+class AccessPolicy(_Section):
+    """Who may call the model endpoints (top level) or one task (under a task); all of it must hold."""
+
+    roles: list[Annotated[str, Field(min_length=1)]] = []  # every role listed is required
+    scopes: list[Annotated[str, Field(min_length=1)]] = []  # every scope listed is required
+    subjects: list[Annotated[str, Field(min_length=1)]] | None = None  # allowlist (globs); null: anyone
+    orgs: list[Annotated[str, Field(min_length=1)]] | None = None
+
+
 class TaskPolicy(_Section):
     """A named task: which model serves it, what to try next, and the request defaults it imposes."""
 
@@ -54,6 +63,9 @@ class TaskPolicy(_Section):
     timeout_s: PositiveFloat | None = None
     description: str | None = None
     cache: CachePolicy | None = None
+    access: AccessPolicy | None = None
+    # Keys given here replace the global `retry:` section's for this task (a class section as a whole).
+    retry: RetryPolicy | None = None
 
     _params_check = field_validator("params")(_check_params)
 
@@ -91,6 +103,11 @@ class Defaults(_Section):
     subject_rpm: PositiveInt | None = None
     subject_tpm: PositiveInt | None = None
     subject_max_concurrent: PositiveInt | None = None
+    # How many of `rpm` may start at once (null: all of them), and a separate per-second limit.
+    burst: PositiveInt | None = None
+    rps: PositiveInt | None = None
+    subject_burst: PositiveInt | None = None
+    subject_rps: PositiveInt | None = None
     daily_budget_usd: PositiveFloat | None = None
     monthly_budget_usd: PositiveFloat | None = None
     allow: list[str] = ["*"]
@@ -113,6 +130,10 @@ class OrgPolicy(_Section):
     subject_rpm: PositiveInt | None = None
     subject_tpm: PositiveInt | None = None
     subject_max_concurrent: PositiveInt | None = None
+    burst: PositiveInt | None = None
+    rps: PositiveInt | None = None
+    subject_burst: PositiveInt | None = None
+    subject_rps: PositiveInt | None = None
     daily_budget_usd: PositiveFloat | None = None
     monthly_budget_usd: PositiveFloat | None = None
     allow: list[str] | None = None
@@ -125,6 +146,15 @@ class OrgPolicy(_Section):
     _cap_check = field_validator("max_completion_tokens", mode="before")(_no_null_cap)
 
 
+class RetryClassPolicy(_Section):
+    """Retry settings for one class of failure; a key left out follows the `retry:` section's own value."""
+
+    max_attempts: PositiveInt | None = None
+    base_delay_s: NonNegativeFloat | None = None
+    max_delay_s: PositiveFloat | None = None
+    retry_after_cap_s: NonNegativeFloat | None = None
+
+
 class RetryPolicy(_Section):
     max_attempts: PositiveInt = 3
     base_delay_s: NonNegativeFloat = 0.25
@@ -133,6 +163,11 @@ class RetryPolicy(_Section):
     retry_after_cap_s: NonNegativeFloat = 10.0
     # Retries may add at most this fraction of recent traffic, so a struggling upstream is not stampeded.
     budget_ratio: Annotated[float, Field(ge=0, le=1)] = 0.2
+    # Per class of failure (gateway/resilience/retry_classes.py): upstream 429s, 5xx (and connection
+    # failures), timeouts. "429: back off up to 60 s, 10 attempts; 5xx: 3 attempts" is said here.
+    rate_limited: RetryClassPolicy = RetryClassPolicy()
+    server_errors: RetryClassPolicy = RetryClassPolicy()
+    timeouts: RetryClassPolicy = RetryClassPolicy()
 
 
 class BreakerPolicy(_Section):
@@ -166,6 +201,16 @@ class TotalsPolicy(_Section):
             raise ValueError(f"at most {MAX_TOTALLED_TAGS} tag keys can be totalled")
         return tags
 
+class ContextPolicy(_Section):
+    """The context check before going upstream (gateway/policy/context.py says why the margins)."""
+
+    enabled: bool = True
+    # Refuse only when the prompt's text estimate exceeds context_length × margin + slack_tokens.
+    margin: Annotated[float, Field(ge=1)] = 1.1
+    slack_tokens: Annotated[int, Field(ge=0)] = 1000
+    # Prompt + max_tokens over the context: lower max_tokens to fit, refuse with 400, or let the provider decide.
+    overflow: Literal["clamp", "refuse", "pass"] = "clamp"
+
 
 class PolicyDocument(_Section):
     aliases: dict[str, str] = {}
@@ -180,3 +225,5 @@ class PolicyDocument(_Section):
     upstream_fallbacks: Literal["gateway", "native"] = "gateway"
     cache: CachePolicy = CachePolicy()
     totals: TotalsPolicy = TotalsPolicy()
+    access: AccessPolicy = AccessPolicy()
+    context: ContextPolicy = ContextPolicy()

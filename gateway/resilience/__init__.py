@@ -22,7 +22,12 @@ from gateway.resilience.classify import (
     is_retryable,
 )
 from gateway.resilience.deadline import Deadline, first_byte_timeout_s, request_budget_s
-from gateway.resilience.executor import ResilientCaller, circuit_open_error, deadline_error
+from gateway.resilience.executor import (
+    ResilientCaller,
+    circuit_open_error,
+    circuit_rate_limited_error,
+    deadline_error,
+)
 from gateway.resilience.memory_breaker import MemoryBreakerStore
 from gateway.resilience.outcome import Attempt, Outcome, attempts_of, count_fallbacks, count_retries
 from gateway.resilience.redis_breaker import RedisBreakerStore, circuit_key
@@ -50,6 +55,7 @@ __all__ = [
     "breaker_verdict",
     "circuit_key",
     "circuit_open_error",
+    "circuit_rate_limited_error",
     "count_fallbacks",
     "count_retries",
     "deadline_error",

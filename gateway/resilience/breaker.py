@@ -8,7 +8,10 @@ half-open  after the cool-down, up to `half_open_probes` requests go through. Th
            holder never reports (crashed replica) frees its slot after another `cooldown_s`.
 
 Only failures `classify.breaker_verdict` calls failures count (5xx, timeouts, 429); a model that rejects a bad
-request has answered, so client errors count as successes. Outcomes reported while the circuit is open (from
+request has answered, so client errors count as successes. Upstream 429s are also counted as such: a circuit
+that opens when most of its window's failures were 429s remembers `cause = "rate_limit"` (shared across
+replicas), and the executor then answers 429 `rate_limit_error` with `Retry-After`, not 503 (README, "Circuit
+breaker and upstream 429s", says why 429s open circuits at all). Outcomes reported while the circuit is open (from
 requests that started before it opened) are ignored.
 
 The state lives in a `BreakerStore`, so replicas sharing Redis share their circuits; `MemoryBreakerStore` has the
@@ -43,8 +46,13 @@ class BreakerStore(Protocol):
         """None if a request to `model` may go now (taking a probe slot when half-open), else seconds to wait."""
         ...
 
-    async def record(self, model: str, ok: bool, policy: BreakerPolicy) -> None:
-        """Count one outcome of a request to `model` and move the circuit accordingly."""
+    async def record(self, model: str, ok: bool, policy: BreakerPolicy, *, rate_limited: bool = False) -> None:
+        """Count one outcome of a request to `model` and move the circuit accordingly (`rate_limited`: the
+        failure was an upstream 429)."""
+        ...
+
+    async def open_cause(self, model: str) -> str | None:
+        """`rate_limit` when the open circuit was opened by mostly upstream 429s, else None."""
         ...
 
     async def states(self, models: Sequence[str]) -> dict[str, str]:
@@ -87,14 +95,24 @@ class CircuitBreaker:
             self._store_failed()
             return None
 
-    async def record(self, model: str, ok: bool) -> None:
+    async def record(self, model: str, ok: bool, *, rate_limited: bool = False) -> None:
         self._models.add(model)
         if self._store_resting():
             return
         try:
-            await self.store.record(model, ok, self.policy)
+            await self.store.record(model, ok, self.policy, rate_limited=rate_limited)
         except BreakerStoreError:
             self._store_failed()
+
+    async def open_cause(self, model: str) -> str | None:
+        """Why the (open) circuit opened: `rate_limit` or None (failures; also when the store cannot say)."""
+        if self._store_resting():
+            return None
+        try:
+            return await self.store.open_cause(model)
+        except BreakerStoreError:
+            self._store_failed()
+            return None
 
     async def states(self) -> dict[str, str]:
         """The state of every model this process has checked or recorded, for metrics."""

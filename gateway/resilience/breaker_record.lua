@@ -1,5 +1,8 @@
 -- Count outcomes and move the circuit. Returns the state afterwards: closed, open or ignored.
--- ARGV: successes, failures, window_s, min_requests, failure_rate, cooldown_s
+-- ARGV: successes, failures, window_s, min_requests, failure_rate, cooldown_s[, rate_limited]
+-- `rate_limited` (issue 16): how many of the failures were upstream 429s. They are counted per slice too
+-- (`r:<bucket>`), and a circuit that opens when most of the window's failures were 429s is marked
+-- `cause = rate_limit`, so every replica answers it as a rate limit (429 + Retry-After), not as an outage.
 -- (a replica batches the successes it saw while the circuit was closed; failures are sent at once)
 local key = KEYS[1]
 local successes = tonumber(ARGV[1])
@@ -9,11 +12,13 @@ local window = tonumber(ARGV[3])
 local min_requests = tonumber(ARGV[4])
 local failure_rate = tonumber(ARGV[5])
 local cooldown = tonumber(ARGV[6])
+local rate_limited_now = tonumber(ARGV[7]) or 0
 local now = server_now()
 
-local function open()
+local function open(rate_limited_share)
   redis.call('DEL', key)
   redis.call('HSET', key, 'open_until', fmt(now + cooldown))
+  if rate_limited_share > 0.5 then redis.call('HSET', key, 'cause', 'rate_limit') end
   redis.call('PEXPIRE', key, open_ttl_ms(cooldown, window))
   return 'open'
 end
@@ -28,7 +33,7 @@ if open_until then
     redis.call('DEL', key)
     return 'closed'
   end
-  return open()
+  return open(rate_limited_now / failures_now)  -- a failed probe: its own kind decides
 end
 
 local bucket = math.floor(now / (window / BUCKETS))
@@ -36,9 +41,10 @@ local suffix = string.format('%d', bucket)
 redis.call('HINCRBY', key, 'n:' .. suffix, successes + failures_now)
 if not ok then
   redis.call('HINCRBY', key, 'f:' .. suffix, failures_now)
+  if rate_limited_now > 0 then redis.call('HINCRBY', key, 'r:' .. suffix, rate_limited_now) end
 end
 
-local outcomes, failures = 0, 0
+local outcomes, failures, rate_limited = 0, 0, 0
 local fields = redis.call('HGETALL', key)
 for i = 1, #fields, 2 do
   local name = fields[i]
@@ -49,11 +55,13 @@ for i = 1, #fields, 2 do
     outcomes = outcomes + tonumber(fields[i + 1])
   elseif string.sub(name, 1, 2) == 'f:' then
     failures = failures + tonumber(fields[i + 1])
+  elseif string.sub(name, 1, 2) == 'r:' then
+    rate_limited = rate_limited + tonumber(fields[i + 1])
   end
 end
 
 if outcomes >= min_requests and failures >= failure_rate * outcomes then
-  return open()
+  return open(failures > 0 and rate_limited / failures or 0)
 end
 redis.call('PEXPIRE', key, math.ceil(window * 1000))
 return 'closed'

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
-from gateway.errors import GatewayError, ServiceUnavailableError, UpstreamTimeoutError
+from gateway.errors import GatewayError, RateLimitError, ServiceUnavailableError, UpstreamTimeoutError
 from gateway.policy.schema import RetryPolicy
 from gateway.resilience.backoff import full_jitter, retry_after_of
 from gateway.resilience.breaker import CircuitBreaker
@@ -36,6 +36,7 @@ from gateway.resilience.outcome import (
     count_retries,
 )
 from gateway.resilience.retry_budget import RetryBudget
+from gateway.resilience.retry_classes import settings_for_error
 
 T = TypeVar("T")
 AttemptFn = Callable[[str], Awaitable[T]]
@@ -49,6 +50,16 @@ def circuit_open_error(model: str, wait_s: float) -> ServiceUnavailableError:
         headers={"retry-after": str(seconds)},
         retryable=False,
         counts_against_circuit=False,
+    )
+
+
+def circuit_rate_limited_error(model: str, wait_s: float) -> RateLimitError:
+    """A circuit opened by upstream 429s keeps their meaning for the client: slow down, retry after this."""
+    seconds = max(1, math.ceil(wait_s))
+    return RateLimitError(
+        f"Model '{model}' is rate-limited upstream; retry in {seconds} s",
+        code=CIRCUIT_OPEN,
+        headers={"retry-after": str(seconds)},
     )
 
 
@@ -92,12 +103,14 @@ class ResilientCaller:
         *,
         deadline_s: float | None,
         attempt_timeout_s: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Outcome[T]:
         """Serve the call from the first model that answers; raise the last error (with `.attempts`) if none does.
 
         `deadline_s` bounds the whole call, waits included; `attempt_timeout_s` (e.g. the first-byte timeout)
         bounds each attempt, and running into it counts as an upstream timeout (retryable), whereas running
         into the deadline ends the call with a 504 `deadline_exceeded` that the breaker does not count.
+        `retry` replaces the caller's retry settings for this call (a task's own, `Route.retry`).
         """
         if not models:
             raise ValueError("a call needs at least one model")
@@ -106,7 +119,7 @@ class ResilientCaller:
         attempts: list[Attempt] = []
         error: GatewayError = deadline_error()
         for model in models:
-            result = await self._try_model(model, attempt, deadline, attempt_timeout_s, attempts)
+            result = await self._try_model(model, attempt, deadline, attempt_timeout_s, attempts, retry or self.retry)
             if result.succeeded:
                 return Outcome(
                     value=cast(T, result.value),
@@ -123,7 +136,7 @@ class ResilientCaller:
 
     async def _try_model(
         self, model: str, attempt: AttemptFn[T], deadline: Deadline, attempt_timeout_s: float | None,
-        attempts: list[Attempt],
+        attempts: list[Attempt], retry: RetryPolicy,
     ) -> _ModelResult[T]:
         retry_index = 0
         while True:
@@ -131,8 +144,10 @@ class ResilientCaller:
                 return _ModelResult(error=deadline_error())
             wait = await self.breaker.check(model)
             if wait is not None:
-                attempts.append(Attempt(model, ServiceUnavailableError.status, CIRCUIT_OPEN, 0.0, wait))
-                return _ModelResult(error=circuit_open_error(model, wait), fall_over=True)
+                rate_limited = await self.breaker.open_cause(model) == "rate_limit"
+                skipped = circuit_rate_limited_error(model, wait) if rate_limited else circuit_open_error(model, wait)
+                attempts.append(Attempt(model, skipped.status, CIRCUIT_OPEN, 0.0, wait))
+                return _ModelResult(error=skipped, fall_over=True)
             started = self._clock()
             try:
                 value = await self._bounded(attempt, model, deadline, attempt_timeout_s)
@@ -141,10 +156,10 @@ class ResilientCaller:
                 attempts.append(Attempt(model, exc.status, exc.code, self._clock() - started, retry_after))
                 verdict = breaker_verdict(exc)
                 if verdict is not None:
-                    await self.breaker.record(model, verdict)
+                    await self.breaker.record(model, verdict, rate_limited=isinstance(exc, RateLimitError))
                 if not is_retryable(exc):
                     return _ModelResult(error=exc)
-                delay = self._retry_delay(retry_index, retry_after, deadline)
+                delay = self._retry_delay(retry_index, retry_after, deadline, retry, exc)
                 if delay is None:
                     return _ModelResult(error=exc, fall_over=True)
                 await self._sleep(delay)
@@ -154,16 +169,22 @@ class ResilientCaller:
             await self.breaker.record(model, True)
             return _ModelResult(succeeded=True, value=value)
 
-    def _retry_delay(self, retry_index: int, retry_after: float | None, deadline: Deadline) -> float | None:
-        """Seconds to wait before retrying the same model, or None to give up on it and fall over."""
-        if retry_index + 1 >= self.retry.max_attempts:
+    def _retry_delay(
+        self, retry_index: int, retry_after: float | None, deadline: Deadline, retry: RetryPolicy, exc: GatewayError
+    ) -> float | None:
+        """Seconds to wait before retrying the same model, or None to give up on it and fall over.
+
+        The settings are those of the failure's class (429, 5xx, timeout); attempts are counted per model.
+        """
+        settings = settings_for_error(retry, exc)
+        if retry_index + 1 >= settings.max_attempts:
             return None
         if retry_after is not None:
-            if retry_after > self.retry.retry_after_cap_s:
+            if retry_after > settings.retry_after_cap_s:
                 return None
             delay = retry_after
         else:
-            delay = full_jitter(retry_index, self.retry.base_delay_s, self.retry.max_delay_s, self._rng)
+            delay = full_jitter(retry_index, settings.base_delay_s, settings.max_delay_s, self._rng)
         if not deadline.allows(delay):
             return None
         # Spent last, so the budget only pays for retries that will really be sent.

@@ -45,7 +45,7 @@ class LocalBreakerCache:
             self._closed_until.pop(model, None)
         return wait
 
-    async def record(self, model: str, ok: bool, policy: BreakerPolicy) -> None:
+    async def record(self, model: str, ok: bool, policy: BreakerPolicy, *, rate_limited: bool = False) -> None:
         now = self._clock()
         self._policies[model] = policy
         if ok and self._closed_until.get(model, 0.0) > now:
@@ -54,14 +54,21 @@ class LocalBreakerCache:
             if now - since >= self._flush_s:
                 await self._send(model, policy, extra_success=0, failure=False)
             return
-        await self._send(model, policy, extra_success=int(ok), failure=not ok)
+        await self._send(model, policy, extra_success=int(ok), failure=not ok, rate_limited=rate_limited and not ok)
 
-    async def _send(self, model: str, policy: BreakerPolicy, *, extra_success: int, failure: bool) -> None:
+    async def open_cause(self, model: str) -> str | None:
+        return await self._store.open_cause(model)
+
+    async def _send(
+        self, model: str, policy: BreakerPolicy, *, extra_success: int, failure: bool, rate_limited: bool = False
+    ) -> None:
         successes = self._pending.pop(model, 0) + extra_success
         self._pending_since.pop(model, None)
         if successes == 0 and not failure:
             return
-        state = await self._store.record_counts(model, successes=successes, failures=int(failure), policy=policy)
+        cause = {"rate_limited": 1} if rate_limited else {}  # only when there is one: keeps the common call short
+        state = await self._store.record_counts(model, successes=successes, failures=int(failure), policy=policy,
+                                                **cause)
         if state == OPEN:
             self._closed_until.pop(model, None)
 

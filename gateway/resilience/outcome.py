@@ -20,8 +20,9 @@ class Attempt:
     """One try at one model.
 
     `status` is 200 on success, else the gateway status of the failure (its `code` says which kind); a model
-    skipped because its circuit is open appears with status 503, error `circuit_open` and no duration, and
-    `retry_after_s` is then the cool-down left. Otherwise `retry_after_s` is the upstream's `Retry-After`.
+    skipped because its circuit is open appears with status 503 (429 when upstream rate limits opened it), error
+    `circuit_open` and no duration, and `retry_after_s` is then the cool-down left. Otherwise `retry_after_s` is
+    the upstream's `Retry-After`.
     """
 
     model: str

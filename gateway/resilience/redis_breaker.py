@@ -63,15 +63,27 @@ class RedisBreakerStore:
         text = _text(reply)
         return (None, False) if text == "probe" else (float(text), False)
 
-    async def record(self, model: str, ok: bool, policy: BreakerPolicy) -> None:
-        await self.record_counts(model, successes=1 if ok else 0, failures=0 if ok else 1, policy=policy)
+    async def record(self, model: str, ok: bool, policy: BreakerPolicy, *, rate_limited: bool = False) -> None:
+        await self.record_counts(model, successes=1 if ok else 0, failures=0 if ok else 1, policy=policy,
+                                 rate_limited=int(rate_limited and not ok))
 
-    async def record_counts(self, model: str, *, successes: int, failures: int, policy: BreakerPolicy) -> str:
-        """Count several outcomes in one round trip; returns the circuit's state afterwards."""
-        args = [successes, failures, policy.window_s, policy.min_requests, policy.failure_rate, policy.cooldown_s]
+    async def record_counts(
+        self, model: str, *, successes: int, failures: int, policy: BreakerPolicy, rate_limited: int = 0
+    ) -> str:
+        """Count several outcomes in one round trip; returns the circuit's state afterwards.
+
+        `rate_limited` is how many of the `failures` were upstream 429s (see `open_cause`)."""
+        args = [successes, failures, policy.window_s, policy.min_requests, policy.failure_rate, policy.cooldown_s,
+                rate_limited]
         with _store_errors():
             state = await self._record(keys=[circuit_key(model)], args=args)
         return _text(state)
+
+    async def open_cause(self, model: str) -> str | None:
+        """`rate_limit` when the circuit opened because most failures were upstream 429s, else None."""
+        with _store_errors():
+            cause = await self._redis.hget(circuit_key(model), "cause")
+        return None if cause is None else _text(cause)
 
     async def states(self, models: Sequence[str]) -> dict[str, str]:
         """One pipelined round trip (split per node by a cluster client): server time and every `open_until`."""

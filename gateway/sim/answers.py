@@ -134,7 +134,7 @@ def plan_answer(body: dict[str, Any], spec: ModelSpec, variant: str | None, dial
         answer.reasoning = split_tokens(thoughts)
     answer.tool_calls = plan_tool_calls(body, user_text, words[0] if words else "example", dialect)
     if answer.tool_calls:
-        answer.tool_call_tokens = sum(count_tokens(c["function"]["name"] + c["function"]["arguments"])
+        answer.tool_call_tokens = sum(count_tokens(c["function"]["name"] + c["function"].get("arguments", ""))
                                       for c in answer.tool_calls)
         answer.finish_reason = "tool_calls"
     elif "image" in (body.get("modalities") or ()) and "image" in spec.output_modalities:

@@ -50,6 +50,7 @@ def create_sim_app(config: SimConfig | None = None) -> Starlette:
         Route("/_sim/faults", control.add_fault, methods=["POST"]),
         Route("/_sim/faults", control.list_faults, methods=["GET"]),
         Route("/_sim/faults", control.clear_faults, methods=["DELETE"]),
+        Route("/_sim/models", control.add_model, methods=["POST"]),
         Route("/_sim/stats", control.stats, methods=["GET"]),
         Route("/_sim/requests", control.requests, methods=["GET"]),
         Route("/_sim/reset", control.reset, methods=["POST"]),

@@ -17,6 +17,7 @@ from gateway.sim.errors import (
     SimError,
     context_length_error,
     credits_error,
+    exhausted_credits_error,
     fault_error,
     free_limit_error,
     invalid_model_error,
@@ -61,8 +62,7 @@ def check_credits(state: SimState, body: dict[str, Any], target: Target, prompt_
     """402 when the balance cannot pay the worst case: prompt plus max_tokens (or the model's max output)."""
     balance = state.ledger.balance
     if balance <= 0:
-        raise SimError(402, "Insufficient credits. Add more using https://openrouter.ai/credits",
-                       {"error_type": "payment_required"})
+        raise exhausted_credits_error()
     if target.spec.free or not target.spec.endpoints:
         return
     cheapest = min(target.spec.endpoints, key=lambda e: e.prompt_price + e.completion_price)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.sim.exchange import Exchange
+from gateway.sim.png import png_data_url
 
 MID_STREAM_ERROR = {"code": 502, "message": "Provider disconnected",
                     "metadata": {"error_type": "provider_unavailable"}}
@@ -20,7 +21,11 @@ def stream_error(status: int) -> dict[str, object]:
 def message(exchange: Exchange, content: str) -> dict[str, Any]:
     answer = exchange.answer
     reasoning = "".join(answer.reasoning).strip() if answer.reasoning and answer.reasoning_visible else None
-    result: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None, "reasoning": reasoning}
+    parts: str | list[dict[str, Any]] = content
+    if exchange.knobs.assistant_content == "untyped_image_parts":
+        # What a client replaying image history sends back: an image part carrying `image_url` but no `type`.
+        parts = [{"type": "text", "text": content}, {"image_url": {"url": png_data_url(content)}}]
+    result: dict[str, Any] = {"role": "assistant", "content": parts, "refusal": None, "reasoning": reasoning}
     if reasoning is not None:
         result["reasoning_details"] = [{"type": "reasoning.text", "text": reasoning, "format": "unknown", "index": 0}]
     if answer.tool_calls:

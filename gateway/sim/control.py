@@ -71,6 +71,17 @@ class ControlEndpoints:
         self.state.faults.clear()
         return _json({"faults": []})
 
+    async def add_model(self, request: Request) -> Response:
+        """`{"id": "new/model", "like": "openai/gpt-4o-mini"}`: a model appears in `/models` (until reset)."""
+        spec = await _body(request)
+        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str) or not isinstance(spec.get("like"), str):
+            return _bad('body must be {"id": "<new id>", "like": "<existing model id>"}')
+        try:
+            self.state.registry.add_like(spec["id"], spec["like"])
+        except ValueError as exc:
+            return _bad(str(exc))
+        return _json({"added": spec["id"]})
+
     async def stats(self, request: Request) -> Response:
         return _json(self.state.ledger.stats())
 

@@ -138,7 +138,11 @@ class GenerationEndpoint(ABC):
 
     def plan(self, body: dict[str, Any], attempt: Attempt, knobs: Knobs) -> Answer:
         target = attempt.target
-        return plan_answer(body, target.spec, target.variant, attempt.endpoint.dialect, knobs.completion_tokens)
+        answer = plan_answer(body, target.spec, target.variant, attempt.endpoint.dialect, knobs.completion_tokens)
+        if knobs.tool_arguments == "omit":
+            for call in answer.tool_calls:
+                call["function"].pop("arguments", None)
+        return answer
 
     @abstractmethod
     async def render_json(self, exchange: Exchange, api_key: str) -> ASGIApp:

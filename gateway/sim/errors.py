@@ -18,7 +18,11 @@ INTEGRATIONS_URL = "https://openrouter.ai/settings/integrations"
 DELIVERY_KINDS = frozenset(
     {"error_in_200", "partial_200", "mid_stream", "mid_stream_legacy", "disconnect", "stall"}
 )
-ATTEMPT_KINDS = frozenset({"context_length", "moderation", "upstream_rate_limit", "free_rate_limit"})
+# `credits_exhausted` is the 402 of an account with no credits left; status 402 is the "request too large for
+# the credits left" variant (OPENROUTER.md §346).
+ATTEMPT_KINDS = frozenset(
+    {"context_length", "moderation", "upstream_rate_limit", "free_rate_limit", "credits_exhausted"}
+)
 STATUSES = frozenset({400, 401, 402, 403, 404, 408, 413, 422, 429, 500, 502, 503, 504, 524, 529})
 
 
@@ -98,6 +102,11 @@ def credits_error(requested: int, affordable: int) -> SimError:
     return SimError(402, message, {"error_type": "payment_required"})
 
 
+def exhausted_credits_error() -> SimError:
+    return SimError(402, "Insufficient credits. Add more using https://openrouter.ai/credits",
+                    {"error_type": "payment_required"})
+
+
 def invalid_model_error(slug: str) -> SimError:
     return SimError(400, f"{slug} is not a valid model ID", {"availability": {"code": "model_not_found"}})
 
@@ -122,6 +131,8 @@ def fault_error(fault: int | str, model: str, provider: str, retry_after: float 
         error = provider_error(429, provider, raw)
         error.headers.update(retry)
         return error
+    if fault == "credits_exhausted":
+        return exhausted_credits_error()
     if fault == "free_rate_limit":
         return free_limit_error(False, 20, int(time.time() * 1000) + 60_000)
     error = _STATUS_ERRORS[int(fault)](model, provider)

@@ -16,6 +16,11 @@ from gateway.sim.errors import SimError
 from gateway.sim.faults import parse_fault_value
 
 USAGE_SHAPES = ("empty_choices", "empty_delta", "merged")
+# Real shapes OpenRouter sends that strict clients trip on (OPENROUTER.md §10b, issue 16):
+# "omit": tool calls without `function.arguments` (a tool whose parameters are all optional).
+TOOL_ARGUMENT_SHAPES = ("string", "omit")
+# "untyped_image_parts": the assistant's content as parts, the image part with `image_url` but no `type`.
+ASSISTANT_CONTENT_SHAPES = ("string", "untyped_image_parts")
 _SINGLE_HEADERS = {
     "x-sim-error": "error", "x-sim-retry-after": "retry_after", "x-sim-error-after-tokens": "error_after_tokens",
     "x-sim-completion-tokens": "completion_tokens", "x-sim-ttft-ms": "ttft_ms",
@@ -39,6 +44,8 @@ class Knobs:
     keepalive_ms: float
     fail_models: frozenset[str] | None
     stream_error_status: int | None  # the `code` of a mid-stream error object (None: the observed 502)
+    tool_arguments: str = "string"
+    assistant_content: str = "string"
 
 
 def _collect(body: dict[str, Any], headers: Any) -> dict[str, Any]:
@@ -82,11 +89,18 @@ def read_knobs(body: dict[str, Any], headers: Any, config: SimConfig) -> Knobs:
             fail_models=None if fail_models is None else frozenset(fail_models),
             stream_error_status=None if options.get("stream_error_status") is None
             else int(options["stream_error_status"]),
+            tool_arguments=str(options.get("tool_arguments", "string")),
+            assistant_content=str(options.get("assistant_content", "string")),
         )
     except (TypeError, ValueError) as exc:
         raise SimError(400, f"Invalid sim option: {exc}") from exc
     if knobs.usage_chunk not in USAGE_SHAPES:
         raise SimError(400, f"Invalid sim option: usage_chunk must be one of {', '.join(USAGE_SHAPES)}")
+    if knobs.tool_arguments not in TOOL_ARGUMENT_SHAPES:
+        raise SimError(400, f"Invalid sim option: tool_arguments must be one of {', '.join(TOOL_ARGUMENT_SHAPES)}")
+    if knobs.assistant_content not in ASSISTANT_CONTENT_SHAPES:
+        raise SimError(400, "Invalid sim option: assistant_content must be one of "
+                            f"{', '.join(ASSISTANT_CONTENT_SHAPES)}")
     return knobs
 
 

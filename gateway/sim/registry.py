@@ -124,16 +124,43 @@ class Registry:
     """Model specs by id and the pre-rendered public documents about them."""
 
     def __init__(self) -> None:
-        self.models: dict[str, ModelSpec] = {raw["id"]: _spec(raw) for raw in MODELS}
-        self._documents = [(raw, _model_document(raw)) for raw in MODELS]
+        self.models: dict[str, ModelSpec] = {}
+        self._documents: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self._listing_cache: dict[tuple[str, str], bytes] = {}
         self._endpoints: dict[str, bytes] = {}
+        self._added: list[str] = []
         for raw in MODELS:
-            spec = self.models[raw["id"]]
-            data = {"id": raw["id"], "name": raw["name"], "created": raw["created"],
-                    "description": raw["description"], "architecture": _architecture(raw),
-                    "endpoints": [_endpoint_document(raw, e) for e in spec.endpoints]}
-            self._endpoints[raw["id"]] = orjson.dumps({"data": data})
+            self._register(raw)
+
+    def _register(self, raw: dict[str, Any]) -> None:
+        spec = self.models[raw["id"]] = _spec(raw)
+        self._documents.append((raw, _model_document(raw)))
+        data = {"id": raw["id"], "name": raw["name"], "created": raw["created"],
+                "description": raw["description"], "architecture": _architecture(raw),
+                "endpoints": [_endpoint_document(raw, e) for e in spec.endpoints]}
+        self._endpoints[raw["id"]] = orjson.dumps({"data": data})
+        self._listing_cache.clear()
+
+    def add_like(self, model_id: str, template: str) -> None:
+        """A model OpenRouter "just added": a copy of `template` under a new id, until `remove_added`."""
+        raw = next((raw for raw, _ in self._documents if raw["id"] == template), None)
+        if raw is None:
+            raise ValueError(f"unknown template model {template!r}")
+        if model_id in self.models:
+            raise ValueError(f"model {model_id!r} exists already")
+        self._register({**raw, "id": model_id, "canonical_slug": model_id, "name": f"Added: {model_id}"})
+        self._added.append(model_id)
+
+    def remove_added(self) -> None:
+        if not self._added:
+            return
+        added = set(self._added)
+        self._documents = [(raw, doc) for raw, doc in self._documents if raw["id"] not in added]
+        for model_id in added:
+            self.models.pop(model_id, None)
+            self._endpoints.pop(model_id, None)
+        self._added.clear()
+        self._listing_cache.clear()
 
     def get(self, model_id: str) -> ModelSpec | None:
         return self.models.get(model_id)

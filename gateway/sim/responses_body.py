@@ -69,7 +69,7 @@ def output_items(exchange: Exchange, text: str | None = None) -> list[dict[str, 
         thought = "".join(answer.reasoning).strip() if answer.reasoning_visible else None
         items.append(reasoning_item(ids.reasoning, thought, "completed"))
     for index, call in enumerate(answer.tool_calls):
-        items.append(function_call_item(ids.call(index), call, call["function"]["arguments"], "completed"))
+        items.append(function_call_item(ids.call(index), call, call["function"].get("arguments", ""), "completed"))
     if not answer.tool_calls:
         content = "".join(answer.content).lstrip() if text is None else text
         items.append(message_item(ids.message, content, status))

@@ -24,6 +24,7 @@ class SimState:
         self.ledger.reset(self.config.credits_usd)
         self.faults.clear()
         self.faults.reseed(self.config.seed)
+        self.registry.remove_added()
 
     def generation_id(self) -> str:
         """`gen-<unix>-<20 alnum>`; hex digits are alphanumeric and far cheaper than sampling characters."""

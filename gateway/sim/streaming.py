@@ -145,6 +145,11 @@ class StreamProducer:
         for index, call in enumerate(self.exchange.answer.tool_calls):
             name = call["function"]["name"]
             base = {"index": index, "id": call["id"], "type": "function"}
+            if "arguments" not in call["function"]:  # the shape a tool with only optional parameters gets
+                await self._write(_frame(self._chunk({"content": None, "tool_calls": [
+                    {**base, "function": {"name": name}}]})))
+                self.exchange.delivered.text += count_tokens(name)
+                continue
             await self._write(_frame(self._chunk({"content": None, "tool_calls": [
                 {**base, "function": {"name": name, "arguments": ""}}]})))
             pieces = split_tokens(call["function"]["arguments"])

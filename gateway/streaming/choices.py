@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.tool_arguments import EMPTY_ARGUMENTS
+
 _TEXT_FIELDS = ("content", "reasoning", "refusal")
 
 
 class ChoiceRewriter:
     """Remembers which choices and tool calls have started; rewrites each choice in place."""
 
-    __slots__ = ("_index", "_started", "_tools_started", "completion_chars", "finish_reasons")
+    __slots__ = ("_argument_chars", "_index", "_started", "_tools_started", "completion_chars", "finish_reasons")
 
     def __init__(self, choice_index: int | None = None) -> None:
         self._index = choice_index
         self._started: set[int] = set()
         self._tools_started: set[tuple[int, int]] = set()
+        # Argument characters seen per tool call: a call that ends with none gets "{}" (gateway.tool_arguments).
+        self._argument_chars: dict[tuple[int, int], int] = {}
         self.finish_reasons: dict[int, str] = {}
         self.completion_chars = 0
 
@@ -41,7 +45,26 @@ class ChoiceRewriter:
         reason = choice.get("finish_reason")
         if isinstance(reason, str):
             self.finish_reasons[index] = reason
+            changed |= self._complete_arguments(index, choice)
         return changed
+
+    def _complete_arguments(self, index: int, choice: dict[str, Any]) -> bool:
+        """Before a choice finishes, a tool call that got no arguments gets "{}" (in this chunk's delta, which
+        accumulators apply before the finish reason)."""
+        empty = sorted(call for (owner, call), chars in self._argument_chars.items() if owner == index and not chars)
+        if not empty:
+            return False
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            delta = choice["delta"] = {}
+        calls = delta.get("tool_calls")
+        if not isinstance(calls, list):
+            calls = delta["tool_calls"] = []
+        for call in empty:
+            calls.append({"index": call, "function": {"arguments": EMPTY_ARGUMENTS}})
+            self._argument_chars[(index, call)] = len(EMPTY_ARGUMENTS)
+            self.completion_chars += len(EMPTY_ARGUMENTS)
+        return True
 
     def _rewrite_role(self, index: int, delta: dict[str, Any]) -> bool:
         if index in self._started:
@@ -73,6 +96,7 @@ class ChoiceRewriter:
             arguments = call["function"].get("arguments")
             if isinstance(arguments, str):
                 self.completion_chars += len(arguments)
+                self._argument_chars[key] = self._argument_chars.get(key, 0) + len(arguments)
         return changed
 
 

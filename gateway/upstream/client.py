@@ -7,7 +7,7 @@ persistence, auth and redirect handling that an upstream API call never wants, a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -81,8 +81,11 @@ class UpstreamClient:
         stream: bool,
         read_timeout_s: float | None = None,
         connect_timeout_s: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """POST and return the response with headers read; with `stream=False` the body is read too.
+
+        `headers` replace prebuilt ones for this call only (the calling app's own attribution, when allowed).
 
         `read_timeout_s` bounds each silence between upstream bytes (a stream's idle timeout), enforced by the
         transport's socket read timeout, so a stream pays nothing per chunk for it. `connect_timeout_s` (the
@@ -97,7 +100,8 @@ class UpstreamClient:
                 timeout["connect"] = timeout["pool"] = connect_timeout_s
             extensions = {**extensions, "timeout": timeout}
         url = self._urls.get(path) or self._urls.setdefault(path, httpx.URL(self._base_url + path))
-        request = httpx.Request("POST", url, content=body, headers=self._headers, extensions=extensions)
+        sent = self._headers if headers is None else httpx.Headers({**self._headers, **headers})
+        request = httpx.Request("POST", url, content=body, headers=sent, extensions=extensions)
         response = await self._send(request)
         if not stream:
             await self._read(response)

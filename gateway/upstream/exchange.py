@@ -29,14 +29,14 @@ class UpstreamExchange:
     ) -> Callable[[str], Awaitable[T]]:
         async def attempt(model: str) -> T:
             return read(await self._client.post(path, payloads.for_model(model), stream=False,
-                                                connect_timeout_s=plan.connect_s))
+                                                connect_timeout_s=plan.connect_s, headers=payloads.headers))
 
         return attempt
 
     def _stream_attempt(self, path: str, payloads: Payloads, plan: Plan) -> Callable[[str], Awaitable[httpx.Response]]:
         async def attempt(model: str) -> httpx.Response:
             return await open_event_stream(self._client, path, payloads.for_model(model), plan.idle_s,
-                                           plan.connect_s)
+                                           plan.connect_s, payloads.headers)
 
         return attempt
 
@@ -48,7 +48,7 @@ class UpstreamExchange:
         A non-streaming answer arrives whole, so only the request's deadline bounds it (no first-byte limit).
         """
         return await plan.caller.call(plan.models, self._json_attempt(path, payloads, plan, read),
-                                      deadline_s=plan.deadline_s)
+                                      deadline_s=plan.deadline_s, retry=plan.retry)
 
     async def complete_many(
         self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T], copies: int
@@ -57,7 +57,7 @@ class UpstreamExchange:
         if copies == 1:  # the common case, without a coroutine of its own
             try:
                 return [await plan.caller.call(plan.models, self._json_attempt(path, payloads, plan, read),
-                                               deadline_s=plan.deadline_s)]
+                                               deadline_s=plan.deadline_s, retry=plan.retry)]
             except GatewayError as exc:
                 return [exc]
         results = await asyncio.gather(*(self.complete(path, payloads, plan, read) for _ in range(copies)),
@@ -67,7 +67,8 @@ class UpstreamExchange:
     async def open_stream(self, path: str, payloads: Payloads, plan: Plan) -> Outcome[httpx.Response]:
         """An SSE response ready to relay; only this opening step is ever retried, bounded by the first byte."""
         return await plan.caller.call(plan.models, self._stream_attempt(path, payloads, plan),
-                                      deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s)
+                                      deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s,
+                                      retry=plan.retry)
 
     async def open_streams(
         self, path: str, payloads: Payloads, plan: Plan, copies: int
@@ -75,7 +76,8 @@ class UpstreamExchange:
         """`copies` streams, all open, or none: a failure closes the others and raises (with every attempt made)."""
         if copies == 1:
             return [await plan.caller.call(plan.models, self._stream_attempt(path, payloads, plan),
-                                           deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s)]
+                                           deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s,
+                                           retry=plan.retry)]
         results = await asyncio.gather(*(self.open_stream(path, payloads, plan) for _ in range(copies)),
                                        return_exceptions=True)
         outcomes = [r for r in results if isinstance(r, Outcome)]

@@ -3,6 +3,7 @@ encoded once per model (`Payloads`), and the SSE opening step that is the only p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import httpx
 import orjson
 
 from gateway.policy.policy import Policy, Route
+from gateway.policy.schema import RetryPolicy
 from gateway.resilience.breaker import BreakerStore, CircuitBreaker
 from gateway.resilience.deadline import request_budget_s
 from gateway.resilience.executor import ResilientCaller
@@ -28,6 +30,7 @@ class Plan:
     idle_s: float
     caller: ResilientCaller
     connect_s: float | None = None
+    retry: RetryPolicy | None = None  # the task's own retry settings; None: the policy's
 
 
 class Resilience:
@@ -45,7 +48,7 @@ class Resilience:
         models = route.models if document.upstream_fallbacks == "gateway" else route.models[:1]
         timeouts = document.timeouts
         return Plan(models, request_budget_s(route, timeouts), timeouts.first_byte_s, timeouts.idle_s, caller,
-                    timeouts.connect_s)
+                    timeouts.connect_s, route.retry)
 
     def _caller_for(self, policy: Policy) -> ResilientCaller:
         if self._caller is not None and policy is self._policy:
@@ -65,7 +68,8 @@ class Resilience:
 class Payloads:
     """The request body as bytes for each model tried; the routed model's bytes are encoded once."""
 
-    def __init__(self, body: dict[str, Any]) -> None:
+    def __init__(self, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> None:
+        self.headers = headers  # upstream headers of this request only (the app's own attribution), else None
         self._body = body
         self._model = body.get("model")
         self._encoded = orjson.dumps(body)
@@ -77,10 +81,12 @@ class Payloads:
 
 
 async def open_event_stream(
-    client: UpstreamClient, path: str, payload: bytes, idle_s: float, connect_s: float | None = None
+    client: UpstreamClient, path: str, payload: bytes, idle_s: float, connect_s: float | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
     """An SSE response ready to read, or the GatewayError the upstream answered with instead (before any byte)."""
-    response = await client.post(path, payload, stream=True, read_timeout_s=idle_s, connect_timeout_s=connect_s)
+    response = await client.post(path, payload, stream=True, read_timeout_s=idle_s, connect_timeout_s=connect_s,
+                                 headers=headers)
     if response.status_code == 200 and response.headers.get("content-type", "").startswith("text/event-stream"):
         return response
     try:

@@ -19,6 +19,9 @@ from tests.servers import serve
 from tests.streaming.upstream import (
     UNIFIED_ERROR,
     USAGE,
+    choice,
+    chunk,
+    ending,
     event,
     text_stream,
     tool_call_fragments,
@@ -159,4 +162,37 @@ def test_langchain_accumulates_tool_calls(replay: Replay) -> None:
     assert [(call["id"], call["name"], call["args"]) for call in merged.tool_calls] == [
         ("call_weather_1", "get_weather", {"city": "Paris"}),
         ("call_time_2", "get_time", {"tz": "CET"}),
+    ]
+
+
+def _argumentless_stream(shape: str) -> bytes:
+    """OpenRouter's shape for a tool whose parameters are all optional: no `arguments` on any fragment."""
+    call = {"index": 0, "id": "call_list_1", "type": "function", "function": {"name": "get_time"}}
+    return event(chunk(choice({"content": None, "tool_calls": [call]}))) + ending(shape, finish="tool_calls")
+
+
+@pytest.mark.parametrize("shape", ["empty_choices", "merged"])
+def test_sdk_reads_a_tool_call_without_arguments_as_empty_object(
+    replay: Replay, client: openai.OpenAI, shape: str
+) -> None:
+    replay.body = normalised(_argumentless_stream(shape), include_usage=False)
+    with client.chat.completions.stream(model="m", messages=MESSAGES, tools=TOOLS) as stream:  # type: ignore[arg-type]
+        done_events = [item for item in stream if item.type == "tool_calls.function.arguments.done"]
+        final = stream.get_final_completion()
+    calls = final.choices[0].message.tool_calls or []
+    assert [(call.function.name, json.loads(call.function.arguments)) for call in calls] == [("get_time", {})]
+    assert [item.arguments for item in done_events] == ["{}"]
+    # Without the normaliser, the arguments accumulate to "" and json.loads fails.
+    replay.body = _argumentless_stream(shape)
+    raw = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+    fragments = [c.choices[0].delta.tool_calls for c in raw if c.choices and c.choices[0].delta.tool_calls]
+    assert all(call.function is None or not call.function.arguments for batch in fragments for call in batch)
+
+
+def test_arguments_present_are_left_alone(replay: Replay, client: openai.OpenAI) -> None:
+    replay.body = normalised(tool_call_stream("merged"), include_usage=False)
+    with client.chat.completions.stream(model="m", messages=MESSAGES, tools=TOOLS) as stream:  # type: ignore[arg-type]
+        final = stream.get_final_completion()
+    assert [call.function.arguments for call in final.choices[0].message.tool_calls or []] == [
+        '{"city": "Paris"}', '{"tz": "CET"}'
     ]
