@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     # Budgets
     reservation_ttl_s: float = 900.0
+    # How long a settled call's id is remembered so a replayed settlement is not counted twice (the spool replays
+    # as soon as Redis answers); Redis holds one zset entry per settlement of this window, per org.
+    settlement_idempotency_s: float = 900.0
     budget_alert_webhook_url: str | None = None
     shutdown_drain_s: float = 10.0
 

@@ -39,7 +39,9 @@ STORE_DOWN: tuple[type[Exception], ...] = (
     redis_errors.TimeoutError,
     redis_errors.ClusterDownError,
 )
-DEFAULT_IDEMPOTENCY_TTL_S = 3 * 86_400
+# How long a settled request id is remembered: a replay of the spool comes as soon as Redis answers again, and
+# the default reservation TTL already bounds how long a call may stay open.
+DEFAULT_IDEMPOTENCY_TTL_S = 900.0
 
 
 class StoreBusyError(ServiceUnavailableError):
@@ -88,8 +90,8 @@ def _pairs(flat: Sequence[object]) -> dict[str, int]:
 class RedisLimiterBackend:
     """Shared limits across replicas. Raises ServiceUnavailableError (from the redis error) when Redis is down.
 
-    `idempotency_ttl_s` is how long a settled request id is remembered; spooled settlements must be
-    replayed within it.
+    `idempotency_ttl_s` is how long a settled request id is remembered (in one zset per org, so Redis holds
+    settlements of that window, not one key per call); spooled settlements must be replayed within it.
     """
 
     def __init__(self, client: RedisClient, *, idempotency_ttl_s: float = DEFAULT_IDEMPOTENCY_TTL_S) -> None:
@@ -151,7 +153,7 @@ class RedisLimiterBackend:
         org = OrgKeys(settlement.org)
         sub = org.subject(settlement.subject)
         keys = [
-            org.settled(settlement.request_id),
+            org.settled,
             org.reservations,
             org.reservation_expiry,
             org.reserved,
