@@ -46,9 +46,17 @@ def tree_cpu_s(root: int) -> float:
     return total / _TICKS_PER_S
 
 
+def _is_helper(pid: int) -> bool:
+    """multiprocessing's resource tracker lives in the tree but serves no request."""
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
 def worker_rss_mb(root: int) -> list[float]:
     """Resident memory of each worker (every process of the tree but the supervisor, if there is one)."""
-    tree = process_tree(root)
+    tree = [pid for pid in process_tree(root) if not _is_helper(pid)]
     workers = tree[1:] if len(tree) > 1 else tree
     sizes = []
     for pid in workers:
