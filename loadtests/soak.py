@@ -22,7 +22,8 @@ import orjson
 import uvloop
 
 from gateway.auth.tokens import mint_token
-from loadtests.bench import BENCH_POLICY, BENCH_SECRET, SIM_KEY, _free_port, _process
+from loadtests.bench_sim import BENCH_POLICY, BENCH_SECRET, SIM_KEY
+from loadtests.launch import free_port, process
 
 
 def _children(pid: int) -> list[int]:
@@ -98,7 +99,7 @@ def main() -> None:
     policy = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)  # noqa: SIM115 - lives for the run
     policy.write(BENCH_POLICY)
     policy.close()
-    sim_port, gateway_port = _free_port(), _free_port()
+    sim_port, gateway_port = free_port(), free_port()
     env = {**os.environ, "GATEWAY_JWT_SECRET": BENCH_SECRET, "GATEWAY_ACCESS_LOG": "false",
            "GATEWAY_POLICY_FILE": policy.name, "OPENROUTER_API_KEY": SIM_KEY,
            "OPENROUTER_BASE_URL": f"http://127.0.0.1:{sim_port}/api/v1"}
@@ -108,8 +109,8 @@ def main() -> None:
     sim_cmd = [sys.executable, "-m", "gateway", "sim", "--port", str(sim_port)]
     gateway_cmd = [sys.executable, "-m", "gateway", "serve", "--port", str(gateway_port),
                    "--workers", str(args.workers)]
-    with _process(sim_cmd, env, f"http://127.0.0.1:{sim_port}/api/v1/models"), \
-            _process(gateway_cmd, env, f"http://127.0.0.1:{gateway_port}/healthz") as server:
+    with process(sim_cmd, env, f"http://127.0.0.1:{sim_port}/api/v1/models"), \
+            process(gateway_cmd, env, f"http://127.0.0.1:{gateway_port}/healthz") as server:
         token = mint_token(BENCH_SECRET, org="bench", subject="soak", ttl_s=int(args.minutes * 60) + 600)
         stop_at = time.monotonic() + args.minutes * 60
         rows: list[tuple[float, list[float]]] = []
