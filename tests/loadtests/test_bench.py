@@ -17,8 +17,8 @@ _ROW = re.compile(r"^(json|stream) (\S+(?: \S+)?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]
 
 def test_bench_runs_every_cell_and_compares_them(redis_url: str) -> None:
     result = subprocess.run(
-        [sys.executable, "loadtests/bench.py", "--upstream", "sim", "--concurrency", "4", "--duration", "1", "--workers", "1",
-         "--variants", "all-on,in-process", "--redis-url", redis_url],
+        [sys.executable, "loadtests/bench.py", "--upstream", "sim", "--concurrency", "4", "--duration", "1",
+         "--workers", "1", "--variants", "all-on,in-process", "--redis-url", redis_url],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 0, result.stderr[-3000:]
