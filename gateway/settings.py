@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     reservation_ttl_s: float = 900.0
     # How long a settled call's id is remembered so a replayed settlement is not counted twice (the spool replays
     # as soon as Redis answers); Redis holds one zset entry per settlement of this window, per org.
-    settlement_idempotency_s: float = 900.0
+    settlement_idempotency_s: float = Field(default=900.0, gt=0)
     budget_alert_webhook_url: str | None = None
     shutdown_drain_s: float = 10.0
 
