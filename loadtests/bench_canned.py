@@ -180,13 +180,12 @@ def run_canned(args: argparse.Namespace, scratch: Path) -> Report:
                 report.cells.append(measure(server, body, kind, delay_ms=0, concurrency=args.concurrency,
                                             duration_s=args.duration, scratch=scratch))
         _set_delay(canned, args.delay_ms)
-        standalone = servers[:2]  # passthrough and the standalone gateway
         for concurrency in concurrencies:
-            for server in standalone:
+            for server in servers:
                 report.cells.append(measure(server, json_body, "json", delay_ms=args.delay_ms,
                                             concurrency=concurrency, duration_s=args.latency_duration,
                                             scratch=scratch))
-        for server in standalone:
+        for server in servers[:2]:  # the passthrough and the standalone gateway
             report.ttft_p50_ms[server.name] = _ttft_p50_ms(server, stream_body, args.ttft_duration)
         for server in servers:
             report.rss_mb[server.name] = worker_rss_mb(server.pid)

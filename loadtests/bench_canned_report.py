@@ -46,25 +46,32 @@ def _comparisons(report: Report) -> list[str]:
             if ours and base:
                 lines.append(f"{server} {kind}: {_ratio(ours.cpu_ms_per_request, base.cpu_ms_per_request)} the "
                              f"passthrough's CPU per {unit}, {_ratio(ours.rps, base.rps)} its {unit}s/s")
-    added = []
-    for latency_concurrency in settings["latency_concurrency"]:  # type: ignore[attr-defined]
-        ours = _find(report, "gateway", "json", delay, latency_concurrency)
-        base = _find(report, "passthrough", "json", delay, latency_concurrency)
-        if ours and base:
-            added.append(f"c={latency_concurrency} {ours.p50_ms - base.p50_ms:+.2f} ms")
-    if added:
-        lines.append(f"gateway p50 added at a {delay:g} ms upstream: " + ", ".join(added))
+    for server in ("gateway", "gateway cluster"):
+        added = []
+        for latency_concurrency in settings["latency_concurrency"]:  # type: ignore[attr-defined]
+            ours = _find(report, server, "json", delay, latency_concurrency)
+            base = _find(report, "passthrough", "json", delay, latency_concurrency)
+            if ours and base:
+                added.append(f"c={latency_concurrency} {ours.p50_ms - base.p50_ms:+.2f} ms")
+        if added:
+            lines.append(f"{server} p50 added at a {delay:g} ms upstream: " + ", ".join(added))
     if {"gateway", "passthrough"} <= report.ttft_p50_ms.keys():
         ours, base = report.ttft_p50_ms["gateway"], report.ttft_p50_ms["passthrough"]
         lines.append(f"time to first token p50 ({delay:g} ms upstream, c=1): passthrough {base:.2f} ms, "
                      f"gateway {ours:.2f} ms ({ours - base:+.2f} ms)")
     for server, sizes in report.rss_mb.items():
         lines.append(f"RSS per worker, {server}: " + ", ".join(f"{size:.1f} MB" for size in sizes))
-    ours, base = _find(report, "gateway cluster", "json", 0, concurrency), _find(report, "gateway", "json", 0,
-                                                                                  concurrency)
-    if ours and base:
-        lines.append(f"gateway on a 3-node cluster: {_ratio(ours.rps, base.rps)} the standalone gateway's req/s, "
-                     f"{ours.errors} errors of {ours.requests}")
+    return lines + _cluster_lines(report)
+
+
+def _cluster_lines(report: Report) -> list[str]:
+    """The gateway on a cluster against the same gateway on one Redis, cell by cell."""
+    lines = []
+    for cell in report.cells:
+        base = _find(report, "gateway", cell.kind, cell.delay_ms, cell.concurrency)
+        if cell.server == "gateway cluster" and base is not None:
+            lines.append(f"gateway on a 3-node cluster, {_label(cell)}: {_ratio(cell.rps, base.rps)} the standalone "
+                         f"gateway's {cell.kind} req/s, {cell.errors} errors of {cell.requests}")
     return lines
 
 
