@@ -66,8 +66,9 @@ class OrgKeys:
     def api_keys(self) -> str:  # hash API key id → SHA-256 of the key (the record lives under gw:apikey:<digest>)
         return self._key("apikeys")
 
-    def settled(self, request_id: str) -> str:  # idempotency marker of one settlement
-        return self._key(f"settled:{request_id}")
+    @property
+    def settled(self) -> str:  # zset request id → marker expiry ms: settlements of the idempotency window
+        return self._key("settled")
 
     def subject(self, subject: str) -> SubjectKeys:
         return SubjectKeys(self._key(f"sub:{subject}"))
