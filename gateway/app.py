@@ -17,7 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.admin import AdminRoutes
+from gateway.admin import AdminRoutes, AdminService
+from gateway.admin.calls import CallSource, LedgerCalls, StreamCalls
+from gateway.admin.console_routes import ConsoleRoutes
+from gateway.admin.overview import AlertLog, NoAlertLog, RedisAlertLog
+from gateway.admin.ui_files import ConsoleFiles
 from gateway.admission import Limiter
 from gateway.alerts import AlertNotifier
 from gateway.auth.authenticator import Authenticator
@@ -187,7 +191,20 @@ def _routes(c: _Components) -> list[Route]:
         Route("/readyz", c.health.readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *AdminRoutes(c.authenticator, c.store.backend, c.policies).routes(),
+        *_console_routes(c),
     ]
+
+
+def _console_routes(c: _Components) -> list[Route]:
+    """The browser console's files and the read-only admin API it adds (overview, calls, export)."""
+    sinks = c.settings.ledger_sinks or (["redis"] if c.store.redis is not None else ["memory"])
+    source: CallSource = (
+        StreamCalls(c.store.redis, c.settings.ledger_stream_key)
+        if c.store.redis is not None and sinks[0] == "redis" else LedgerCalls(c.ledger)
+    )
+    alerts: AlertLog = RedisAlertLog(c.store.redis) if c.store.redis is not None else NoAlertLog()
+    service = AdminService(c.store.backend, lambda: c.policies.current)
+    return [*ConsoleRoutes(c.authenticator, service, source, alerts).routes(), *ConsoleFiles().routes()]
 
 
 def create_app(
