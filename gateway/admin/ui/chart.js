@@ -1,8 +1,8 @@
 // Two small hand-drawn SVG pictures: spend per day as bars, and a budget bar with 50/80/100 % marks.
 import { h, shortDay, svg, usd } from "./format.js";
 
-const WIDTH = 720;
-const HEIGHT = 220;
+const WIDTH = 1000;
+const HEIGHT = 240;
 const PAD = { top: 12, right: 12, bottom: 28, left: 64 };
 
 function niceCeiling(value) {

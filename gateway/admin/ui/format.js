@@ -60,15 +60,19 @@ export function percent(value) {
 }
 
 const LOCAL_TIME = new Intl.DateTimeFormat(undefined, {
+  month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+});
+const LOCAL_TIME_WITH_YEAR = new Intl.DateTimeFormat(undefined, {
   year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
 });
 
-// A time in the viewer's own zone, the UTC original on hover.
+// A time in the viewer's own zone (the year only when it is not this year), the UTC original on hover.
 export function time(iso) {
   if (!iso) return h("span", {}, "—");
   const moment = new Date(iso);
   if (Number.isNaN(moment.getTime())) return h("span", {}, iso);
-  return h("time", { datetime: iso, title: `${moment.toISOString()} (UTC)` }, LOCAL_TIME.format(moment));
+  const format = moment.getFullYear() === new Date().getFullYear() ? LOCAL_TIME : LOCAL_TIME_WITH_YEAR;
+  return h("time", { datetime: iso, title: `${moment.toISOString()} (UTC)` }, format.format(moment));
 }
 
 export function shortDay(day) {

@@ -27,7 +27,7 @@ function row(record) {
     h("td", { class: "num" }, `${count(record.prompt_tokens)} / ${count(record.completion_tokens)}`),
     h("td", { class: "num" }, usdCell(record.cost_usd)),
     h("td", { class: "num" }, `${count(Math.round(record.latency_ms))} ms`),
-    h("td", {}, tags(record)));
+    h("td", { class: "tags" }, tags(record)));
 }
 
 function filterForm(state, onApply) {
