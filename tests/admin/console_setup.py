@@ -90,6 +90,7 @@ def console_gateway(sim_url: str, redis_url: str, tmp_path: Path) -> Iterator[Ga
     httpx.post(f"{sim_url}/_sim/reset").raise_for_status()
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
-    settings = gateway_settings(f"{sim_url}/api/v1", policy_file=str(policy), redis_url=redis_url)
+    # No clock leeway, so a token minted to expire in seconds does (the sign-in screen test).
+    settings = gateway_settings(f"{sim_url}/api/v1", policy_file=str(policy), redis_url=redis_url, jwt_leeway_s=0)
     with serve(create_app(settings)) as server:
         yield Gateway(server, sim_url)

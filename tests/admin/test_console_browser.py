@@ -4,6 +4,7 @@ budget and see the next call refused, filter calls by tag and download the CSV, 
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +13,11 @@ import orjson
 import pytest
 from playwright.sync_api import Browser, expect
 
+from gateway.auth.tokens import mint_token
 from gateway.sim.app import create_sim_app
 from tests.admin.browser import ConsolePage, chromium, console_page
 from tests.admin.console_setup import Gateway, admin_token, console_gateway, user_token
+from tests.e2e.conftest import JWT_SECRET
 from tests.servers import ServerThread, serve
 
 
@@ -61,13 +64,27 @@ def test_a_wrong_or_non_admin_token_is_refused(console: ConsolePage) -> None:
     expect(page.locator("#nav")).to_be_hidden()
 
 
+def test_an_expired_token_brings_back_the_sign_in(console: ConsolePage) -> None:
+    page = console.page
+    console.sign_in(mint_token(JWT_SECRET, org="acme", subject="ops@acme", roles=["admin"], ttl_s=2))
+    expect(page.locator("[data-tile=today]")).to_be_visible()
+    time.sleep(3)
+    page.click("#nav >> text=Calls")
+    expect(page.locator("#sign-in .notice.error")).to_contain_text("expired")
+    assert page.evaluate("window.sessionStorage.length") == 0
+    expect(page.locator("#nav")).to_be_hidden()
+
+
 def test_console_shows_spend_tightens_a_budget_and_exports_calls(
     console: ConsolePage, gateway: Gateway, tmp_path: Path
 ) -> None:
     page = console.page
     spent = sum(gateway.chat(tags=f"run_id={run}") for run in ("exp-1", "exp-2", "exp-1", "exp-2", "exp-2"))
     token = admin_token()
-    console.sign_in(token)
+    page.focus("#token")  # keyboard only: type the token, Tab to the button, Enter
+    page.keyboard.type(token)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
 
     expect(page.locator("[data-tile=today] .tile-value")).to_have_text(usd(spent))
     expect(page.locator("[data-tile=requests] .tile-value")).to_have_text("5")

@@ -15,6 +15,7 @@ const signOutButton = document.getElementById("sign-out");
 // What survives moving between views (the calls filters); gone on reload like everything but the token.
 const memory = {};
 let identity = null;
+let renders = 0; // which show() is the latest, so a slow answer never paints over a newer view
 
 function signInReason(error) {
   if (!error) return null;
@@ -79,12 +80,15 @@ async function show(notice) {
     else link.removeAttribute("aria-current");
   }
   main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  const turn = ++renders;
   const content = document.createElement("div");
   const context = { org: identity.org, memory, fail, refresh: (text) => show(text) };
   try {
     await route.view.render(content, context, route.argument);
+    if (turn !== renders || !identity) return; // the viewer moved on (or was signed out) meanwhile
     replace(main, notice ? message("ok", notice) : null, ...content.childNodes);
   } catch (error) {
+    if (turn !== renders || !identity) return; // e.g. a 401: the sign-in screen has replaced the view
     replace(main, ...content.childNodes);
     fail(error);
   }
