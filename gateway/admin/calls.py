@@ -146,16 +146,19 @@ class CallPage:
 
 async def page(source: CallSource, org: str, query: CallQuery, *, after: str | None, limit: int,
                max_scan: int = MAX_SCAN) -> CallPage:
+    """Up to `limit` matching records after position `after`. A full page looks on for one more match, so the last
+    page says there is no next one; a page that hits `max_scan` resumes where it stopped looking."""
     found: list[LedgerRecord] = []
-    scanned, last = 0, None
+    scanned, last, page_end = 0, None, None
     async for position, record in source.scan(org=org, since=query.since, after=after):
-        if len(found) == limit:
-            return CallPage(found, last)  # one more exists past the page
         if scanned == max_scan:
-            return CallPage(found, last)
+            return CallPage(found, page_end if len(found) == limit else last)
         scanned, last = scanned + 1, position
         if record.org == org and query.matches(record):
+            if len(found) == limit:
+                return CallPage(found, page_end)  # another match exists past this page
             found.append(record)
+            page_end = position
     return CallPage(found, None)
 
 
