@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.errors import InvalidRequestError
 from gateway.metering.ledger import Ledger
@@ -172,6 +172,23 @@ async def matching(source: CallSource, org: str, query: CallQuery, *, limit: int
         if record.org == org and query.matches(record):
             count += 1
             yield record
+
+
+async def summarize(source: CallSource, org: str, query: CallQuery, *, max_scan: int = MAX_SCAN) -> dict[str, Any]:
+    """Totals of every matching call (a run's cost, say); `complete` is false when the scan cap cut it short."""
+    totals = {"calls": 0, "errors": 0, "cost_usd": 0.0, "prompt_tokens": 0, "completion_tokens": 0}
+    scanned = 0
+    async for _, record in source.scan(org=org, since=query.since, after=None):
+        if scanned == max_scan:
+            return {**totals, "cost_usd": round(totals["cost_usd"], 9), "complete": False}
+        scanned += 1
+        if record.org == org and query.matches(record):
+            totals["calls"] += 1
+            totals["errors"] += 0 if 200 <= record.status < 400 else 1
+            totals["cost_usd"] += record.cost_usd
+            totals["prompt_tokens"] += record.prompt_tokens
+            totals["completion_tokens"] += record.completion_tokens
+    return {**totals, "cost_usd": round(totals["cost_usd"], 9), "complete": True}
 
 
 async def find(source: CallSource, org: str, request_id: str) -> LedgerRecord | None:

@@ -64,7 +64,9 @@ class ConsoleRoutes:
         org_routes: list[tuple[str, Callable[[Request, str], Awaitable[Response]]]] = [
             ("/admin/orgs/{org}/overview", self._overview),
             ("/admin/orgs/{org}/calls", self._calls),
-            ("/admin/orgs/{org}/calls/export", self._export),  # before {request_id}, which would match "export"
+            # Before {request_id}, which would match "export" and "summary" too.
+            ("/admin/orgs/{org}/calls/export", self._export),
+            ("/admin/orgs/{org}/calls/summary", self._summary),
             ("/admin/orgs/{org}/calls/{request_id}", self._call),
         ]
         return [
@@ -93,6 +95,9 @@ class ConsoleRoutes:
         found = await calls.page(self._source, org, query, after=cursor, limit=_limit(request))
         return _json({"data": [_row(record) for record in found.records], "next_cursor": found.cursor,
                       "has_more": found.cursor is not None})
+
+    async def _summary(self, request: Request, org: str) -> Response:
+        return _json(await calls.summarize(self._source, org, CallQuery.from_params(request.query_params)))
 
     async def _call(self, request: Request, org: str) -> Response:
         request_id = request.path_params["request_id"]

@@ -51,7 +51,7 @@ def test_me_says_who_signed_in_and_refuses_the_rest(gateway: Gateway, admin: htt
 def test_console_routes_serve_only_the_callers_own_org(gateway: Gateway) -> None:
     headers = {"authorization": f"Bearer {admin_token('other')}"}
     with httpx.Client(base_url=gateway.url, headers=headers, timeout=10) as client:
-        for path in ("overview", "calls", "calls/export", "calls/some-id"):
+        for path in ("overview", "calls", "calls/export", "calls/summary", "calls/some-id"):
             answer = client.get(f"/admin/orgs/acme/{path}")
             assert answer.status_code == 403, path
             assert "cannot access organization 'acme'" in answer.json()["error"]["message"]
@@ -107,8 +107,10 @@ def test_calls_page_newest_first_with_a_cursor(gateway: Gateway, admin: httpx.Cl
 
 
 def test_calls_filter_by_tag_status_model_and_time(gateway: Gateway, admin: httpx.Client) -> None:
+    spent_on_a = 0.0
     for run in ("a", "b", "a"):
-        gateway.chat(tags=f"run_id={run}")
+        cost = gateway.chat(tags=f"run_id={run}")
+        spent_on_a += cost if run == "a" else 0.0
     gateway.chat(tags="run_id=c", model="openai/gpt-4o")
     gateway.fail_next_call(400)
     with pytest.raises(openai.BadRequestError):
@@ -126,6 +128,9 @@ def test_calls_filter_by_tag_status_model_and_time(gateway: Gateway, admin: http
     assert rows(status="429") == []
     assert len(rows(tag="run_id")) == 5
     assert [row["tags"]["run_id"] for row in rows(model="openai/gpt-4o")] == ["c"]
+    summary = admin.get("/admin/orgs/acme/calls/summary", params={"tag": "run_id=a"}).json()
+    assert summary == {"calls": 3, "errors": 1, "cost_usd": pytest.approx(spent_on_a), "prompt_tokens": 16,
+                       "completion_tokens": 32, "complete": True}
     newest = rows(limit="1")[0]["timestamp"]
     assert rows(since="2000-01-01", until="2000-01-02") == []
     assert len(rows(since="2000-01-01T00:00:00Z")) == 5

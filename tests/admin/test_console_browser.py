@@ -95,6 +95,9 @@ def test_console_shows_spend_tightens_a_budget_and_exports_calls(
     assert token not in page.url and page.context.cookies() == []
 
     page.click("#nav >> text=Spend & limits")
+    page.fill("#tag-query", "run_id:exp-1")
+    page.press("#tag-query", "Enter")
+    expect(page.locator(".tag-total")).to_contain_text(f"{usd(spent * 2 / 5)} in 2 calls")
     page.fill("#field-daily_usd", "50")  # the policy grants 5: admins may tighten, not exceed
     page.click("#budget-form button[type=submit]")
     expect(page.locator("#budget-form .notice.error")).to_contain_text("may not exceed the policy's 5")
@@ -114,6 +117,7 @@ def test_console_shows_spend_tightens_a_budget_and_exports_calls(
     page.fill("#filter-tag", "run_id=exp-2")
     page.click(".filters button[type=submit]")
     expect(page.locator("#calls-table tbody tr")).to_have_count(3)
+    expect(page.locator("#calls-summary")).to_contain_text(f"3 calls · {usd(spent * 3 / 5)}")
     with page.expect_download() as download:
         page.click("#export-csv")
     saved = tmp_path / download.value.suggested_filename

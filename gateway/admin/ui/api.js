@@ -64,6 +64,7 @@ export const api = {
   putLimits: (org, body) => request("PUT", `/admin/orgs/${encodeURIComponent(org)}/limits`, { body }),
   usage: (org, query) => request("GET", `/admin/orgs/${encodeURIComponent(org)}/usage`, { query }),
   calls: (org, query) => request("GET", `/admin/orgs/${encodeURIComponent(org)}/calls`, { query }),
+  callsSummary: (org, query) => request("GET", `/admin/orgs/${encodeURIComponent(org)}/calls/summary`, { query }),
   call: (org, id) => request("GET", `/admin/orgs/${encodeURIComponent(org)}/calls/${encodeURIComponent(id)}`),
   exportCalls: (org, query) =>
     request("GET", `/admin/orgs/${encodeURIComponent(org)}/calls/export`, { query, raw: true }),

@@ -1,6 +1,6 @@
 // Calls: the ledger newest first, filtered and paged by the server, with CSV/JSONL export of the filtered set.
 import { api } from "../api.js";
-import { append, count, h, localInputToIso, message, replace, time, usdCell } from "../format.js";
+import { append, count, h, localInputToIso, message, replace, time, usd, usdCell } from "../format.js";
 
 const PAGE_SIZES = [50, 100, 200];
 const FILTERS = ["model", "status", "tag", "since", "until"];
@@ -89,14 +89,26 @@ async function download(org, filters, format, status) {
   }
 }
 
+// Totals of the whole filtered set (not just this page): a run's cost at a glance when filtering by its tag.
+async function summaryLine(org, filters, target) {
+  const totals = await api.callsSummary(org, filters);
+  replace(target, h("p", { class: "summary", id: "calls-summary" },
+    h("strong", {}, `${count(totals.calls)}${totals.complete ? "" : "+"} calls`),
+    ` · ${usd(totals.cost_usd)} · ${count(totals.prompt_tokens)} tokens in, ${count(totals.completion_tokens)} out`,
+    totals.errors ? ` · ${count(totals.errors)} errors` : "",
+    totals.complete ? "" : " (the newest 100,000 calls scanned)"));
+}
+
 export async function render(main, context) {
   const state = context.memory.calls ||= { filters: {}, inputs: {}, limit: PAGE_SIZES[0], cursors: [null] };
   const results = h("div", { class: "results", "aria-live": "polite" });
+  const totals = h("div");
   const exportStatus = h("div", { class: "export-status" });
   const active = () => Object.fromEntries(FILTERS.map((name) => [name, state.filters[name]]).filter(([, v]) => v));
 
   async function load() {
     replace(results, h("p", { class: "muted" }, "Loading calls…"));
+    if (state.cursors.length === 1) summaryLine(context.org, active(), totals).catch(context.fail);
     const cursor = state.cursors[state.cursors.length - 1];
     const page = await api.calls(context.org, { ...active(), limit: state.limit, cursor });
     const pageNumber = state.cursors.length;
@@ -127,6 +139,6 @@ export async function render(main, context) {
     h("section", { class: "panel" }, filterForm(state, () => load().catch(context.fail)),
       h("div", { class: "export" }, h("span", { class: "muted" }, "Export the filtered calls:"), csv, jsonl,
         exportStatus)),
-    h("section", { class: "panel" }, results));
+    h("section", { class: "panel" }, totals, results));
   await load();
 }

@@ -108,13 +108,17 @@ function tagLookup(org) {
       return;
     }
     try {
+      // The gateway's per-tag counters when it keeps them (exact, all time); else a sum over the ledger's calls.
       const usage = await api.usage(org, { tag });
-      if (!usage.tag) {
-        replace(result, message("info", "Per-tag totals are not enabled on this gateway; filter the calls by tag instead."));
+      if (usage.tag) {
+        replace(result, h("p", { class: "tag-total" }, h("strong", {}, `${usage.tag.key}:${usage.tag.value}`), " — ",
+          usd(usage.tag.cost_usd), ` in ${count(usage.tag.calls)} calls, ${count(usage.tag.tokens)} tokens`));
         return;
       }
-      replace(result, h("p", { class: "tag-total" }, h("strong", {}, `${usage.tag.key}:${usage.tag.value}`), " — ",
-        usd(usage.tag.cost_usd), ` in ${count(usage.tag.calls)} calls, ${count(usage.tag.tokens)} tokens`));
+      const totals = await api.callsSummary(org, { tag });
+      replace(result, h("p", { class: "tag-total" }, h("strong", {}, tag), " — ", usd(totals.cost_usd),
+        ` in ${count(totals.calls)}${totals.complete ? "" : "+"} calls, `,
+        `${count(totals.prompt_tokens + totals.completion_tokens)} tokens (from the call ledger)`));
     } catch (error) {
       replace(result, message("error", error.message));
     }
