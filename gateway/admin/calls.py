@@ -8,12 +8,14 @@ the answer then says `has_more` and the console simply offers the next page.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from gateway.errors import InvalidRequestError
+from gateway.limits.redis_backend import store_errors
 from gateway.metering.ledger import Ledger
 from gateway.metering.record import LedgerRecord
 from gateway.metering.redis_ledger import scan_newest
@@ -25,6 +27,7 @@ MAX_SCAN = 100_000
 MAX_EXPORT = 100_000
 MAX_EXPORT_SCAN = 1_000_000  # the default stream length: an export may read the whole ledger once
 STATUS_CLASSES = ("ok", "error")
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 Entry = tuple[str, LedgerRecord]  # (position in the ledger, record)
 
 
@@ -44,10 +47,13 @@ class StreamCalls:
         self._slack_ms = int(max_call_s * 1000)
 
     async def scan(self, *, org: str, since: datetime | None, after: str | None) -> AsyncIterator[Entry]:
+        if after is not None and not STREAM_ID.fullmatch(after):
+            raise InvalidRequestError(f"'cursor' is not a position from this gateway: {after!r}", param="cursor")
         lowest = None if since is None else int(since.timestamp() * 1000) - self._slack_ms
         # Every org's calls share the stream; callers check `org` and count what they scanned against their cap.
-        async for item in scan_newest(self._redis, stream_key=self._key, before=after, lowest_ms=lowest):
-            yield item
+        with store_errors():  # an unreachable Redis is the gateway's 503, as for every other store read
+            async for item in scan_newest(self._redis, stream_key=self._key, before=after, lowest_ms=lowest):
+                yield item
 
 
 class LedgerCalls:

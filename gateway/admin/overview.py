@@ -13,6 +13,7 @@ from gateway.admin.calls import MAX_SCAN, CallSource
 from gateway.admin.service import AdminService
 from gateway.admin.views import View
 from gateway.limits.keys import OrgKeys
+from gateway.limits.redis_backend import store_errors
 from gateway.redis_client import RedisClient
 
 CHART_DAYS = 30
@@ -32,7 +33,8 @@ class RedisAlertLog:
         self._redis = redis
 
     async def sent(self, org: str) -> list[View]:
-        raw = await self._redis.hgetall(OrgKeys(org).alerts)
+        with store_errors():
+            raw = await self._redis.hgetall(OrgKeys(org).alerts)
         alerts = []
         for field in raw:
             text = field.decode() if isinstance(field, bytes) else str(field)

@@ -139,7 +139,8 @@ def test_calls_filter_by_tag_status_model_and_time(gateway: Gateway, admin: http
 
 @pytest.mark.parametrize(("params", "param"), [
     ({"status": "bad"}, "status"), ({"since": "yesterday"}, "since"), ({"limit": "0"}, "limit"),
-    ({"limit": "501"}, "limit"), ({"since": "2025-02-01", "until": "2025-01-01"}, "until"),
+    ({"limit": "501"}, "limit"), ({"cursor": "not-a-position"}, "cursor"), ({"cursor": "1-2-3"}, "cursor"),
+    ({"since": "2025-02-01", "until": "2025-01-01"}, "until"),
 ])
 def test_calls_refuse_bad_filters(admin: httpx.Client, params: dict[str, str], param: str) -> None:
     answer = admin.get("/admin/orgs/acme/calls", params=params)
