@@ -85,8 +85,8 @@ class Gateway:
 
 
 @contextmanager
-def console_gateway(sim_url: str, redis_url: str, tmp_path: Path) -> Iterator[Gateway]:
-    """A gateway on the simulator at `sim_url` (reset first) with the test policy and Redis."""
+def console_gateway(sim_url: str, redis_url: str | None, tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway on the simulator at `sim_url` (reset first) with the test policy and Redis (None: in-process)."""
     httpx.post(f"{sim_url}/_sim/reset").raise_for_status()
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)

@@ -187,3 +187,18 @@ def test_console_files_are_served_locked_down(gateway: Gateway) -> None:
         assert client.get("/admin/ui/nothing.js").status_code == 404
         assert client.get("/admin/ui/../routes.py").status_code == 404
         assert client.get("/admin/ui/%2e%2e/routes.py").status_code == 404
+
+
+def test_without_redis_the_console_reads_the_in_process_ledger(sim_server: ServerThread, tmp_path: Path) -> None:
+    with console_gateway(sim_server.url, None, tmp_path) as gateway, \
+            httpx.Client(base_url=gateway.url, headers={"authorization": f"Bearer {admin_token()}"}) as admin:
+        spent = gateway.chat(tags="run_id=a") + gateway.chat(tags="run_id=b")
+        view = admin.get("/admin/orgs/acme/overview").json()
+        assert view["today"]["requests"] == 2 and view["alerts"] == []
+        assert view["budget"]["daily_usd"]["spent_usd"] == pytest.approx(spent)
+        first = admin.get("/admin/orgs/acme/calls", params={"limit": 1}).json()
+        assert first["data"][0]["tags"] == {"run_id": "b"} and first["has_more"]
+        second = admin.get("/admin/orgs/acme/calls", params={"limit": 1, "cursor": first["next_cursor"]}).json()
+        assert second["data"][0]["tags"] == {"run_id": "a"} and not second["has_more"]
+        lines = admin.get("/admin/orgs/acme/calls/export", params={"format": "jsonl", "tag": "run_id=a"}).text
+        assert [orjson.loads(line)["tags"] for line in lines.splitlines()] == [{"run_id": "a"}]
