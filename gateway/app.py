@@ -17,8 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.admin import AdminRoutes
+from gateway.admin import AdminRoutes, AdminService
+from gateway.admin.calls import CallSource, LedgerCalls, StreamCalls
+from gateway.admin.console_routes import ConsoleRoutes
 from gateway.admin.key_routes import KeyRoutes
+from gateway.admin.overview import AlertLog, NoAlertLog, RedisAlertLog
+from gateway.admin.ui_files import ConsoleFiles
 from gateway.alerts import AlertNotifier
 from gateway.apis.chat import ChatCompletionsApi
 from gateway.apis.embeddings import EmbeddingsApi
@@ -228,7 +232,20 @@ def _routes(c: _Components) -> list[Route]:
         *AdminRoutes(c.authenticator, c.shared_state.backend, c.policies).routes(),
         *KeyRoutes(c.authenticator, c.keys).routes(),
         *CallerRoutes(c.authenticator, CallerAccount(c.shared_state.backend, lambda: c.policies.current)).routes(),
+        *_console_routes(c),
     ]
+
+
+def _console_routes(c: _Components) -> list[Route]:
+    """The browser console's files and the read-only admin API it adds (overview, calls, export)."""
+    sinks = c.settings.ledger_sinks or (["redis"] if c.shared_state.redis is not None else ["memory"])
+    source: CallSource = (
+        StreamCalls(c.shared_state.redis, c.settings.ledger_stream_key)
+        if c.shared_state.redis is not None and sinks[0] == "redis" else LedgerCalls(c.ledger)
+    )
+    alerts: AlertLog = RedisAlertLog(c.shared_state.redis) if c.shared_state.redis is not None else NoAlertLog()
+    service = AdminService(c.shared_state.backend, lambda: c.policies.current)
+    return [*ConsoleRoutes(c.authenticator, service, source, alerts).routes(), *ConsoleFiles().routes()]
 
 
 def create_app(

@@ -29,6 +29,17 @@ if ! command -v wrk >/dev/null; then
     exit 1
   fi
 fi
+# The admin console's browser tests drive headless Chromium from the distribution (Playwright's own download needs
+# the internet): install it when missing, as for Redis.
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "No Chromium found: installing chromium with apt-get ..." >&2
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "The console's browser tests need /usr/bin/chromium (e.g. apt-get install chromium)." >&2
+    exit 1
+  fi
+fi
 
 .venv/bin/ruff check gateway tests loadtests
 .venv/bin/pytest -q -p no:cacheprovider "$@"

@@ -17,10 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.admin.access import authorize_org
 from gateway.admin.service import AdminService
 from gateway.admin.updates import budget_update_from_body, limits_update_from_body
 from gateway.admin.views import View
-from gateway.auth.authenticator import Authenticator, require_admin
+from gateway.auth.authenticator import Authenticator
 from gateway.auth.principal import Principal
 from gateway.errors import InvalidRequestError, PermissionDeniedError
 from gateway.limits.backend import LimiterBackend
@@ -88,14 +89,7 @@ class AdminRoutes:
         return endpoint
 
     async def _authorize(self, request: Request) -> tuple[str, Principal]:
-        principal = await self._auth.authenticate(request.headers.get("authorization"))
-        require_admin(principal)
-        org = request.path_params["org"]
-        if org != principal.org:
-            raise PermissionDeniedError(
-                f"Admins of organization '{principal.org}' cannot access organization '{org}'"
-            )
-        return org, principal
+        return await authorize_org(self._auth, request)
 
     async def _get_budget(self, request: Request, org: str, principal: Principal) -> View:
         return await self._service.budget(org)

@@ -8,6 +8,7 @@ whose XADD ran just before the connection died) is never appended twice.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -187,3 +188,26 @@ class RedisStreamLedger:
             await asyncio.shield(self._flushing)
         if self._pending:
             await self._flush_soon()
+
+
+async def scan_newest(
+    redis: RedisClient, *, stream_key: str = DEFAULT_STREAM_KEY, before: str | None = None,
+    lowest_ms: int | None = None, batch: int = 500,
+) -> AsyncIterator[tuple[str, LedgerRecord]]:
+    """(entry id, record) newest first, for paging through the ledger (the admin console's calls view).
+
+    `before` is an entry id to resume strictly after (older than); `lowest_ms` stops at entries appended
+    before that server time. Read-only, and lazy: a caller that stops iterating reads no further batches.
+    """
+    upper = "+" if before is None else f"({before}"
+    lowest = "-" if lowest_ms is None else str(max(0, lowest_ms))
+    while True:
+        entries = await redis.xrevrange(stream_key, max=upper, min=lowest, count=batch)
+        for entry_id, fields in entries:
+            record = _decode(fields)
+            if record is not None:
+                yield (entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)), record
+        if len(entries) < batch:
+            return
+        last_id = entries[-1][0]
+        upper = "(" + (last_id.decode() if isinstance(last_id, bytes) else str(last_id))
