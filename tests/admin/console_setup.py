@@ -59,7 +59,7 @@ class Gateway:
         """One real call through the gateway; returns what it cost (the simulator's billed `usage.cost`).
 
         Returns once the call's ledger record is readable (records are written just after the answer), so a test
-        reads what it made; a call the gateway refused before going upstream (a 429) leaves no record to wait for.
+        reads what it made; a call the gateway refused before admitting it (401, 403, 429) leaves no record to wait for.
         """
         headers = {"x-gateway-tags": tags} if tags else None
         try:
@@ -68,7 +68,7 @@ class Gateway:
                 extra_headers=headers,
             )
         except openai.APIStatusError as exc:
-            if exc.status_code != 429:
+            if exc.status_code not in (401, 403, 429):
                 self.wait_for_record(exc.response.headers["x-request-id"])
             raise
         self.wait_for_record(raw.headers["x-request-id"])

@@ -73,7 +73,8 @@ def test_overview_counts_todays_calls_errors_and_spend(gateway: Gateway, admin: 
     assert view["limits"]["rpm"]["default"] == 1000
     assert len(view["by_day"]) == 30 and view["by_day"][-1] == {"day": view["day"], "usd": pytest.approx(spent)}
     assert view["by_model"] == {"openai/gpt-4o-mini": pytest.approx(spent)}
-    assert view["alerts"] == []
+    # The refused call met a budget already spent (frozen at 0): that is the period's 100 % alert, once.
+    assert view["alerts"] == [{"period": "daily", "period_key": view["day"], "threshold": 100}]
 
 
 def test_overview_lists_the_budget_alerts_sent(gateway: Gateway, admin: httpx.Client) -> None:

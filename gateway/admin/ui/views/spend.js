@@ -108,8 +108,12 @@ function tagLookup(org) {
       return;
     }
     try {
-      // The gateway's per-tag counters when it keeps them (exact, all time); else a sum over the ledger's calls.
-      const usage = await api.usage(org, { tag });
+      // The gateway's per-tag counters when the policy totals this tag key (exact, for their retention); for any
+      // other key the usage API answers 400, and the total is a sum over the ledger's calls instead.
+      const usage = await api.usage(org, { tag }).catch((error) => {
+        if (error instanceof ApiError && error.status === 400) return {};
+        throw error;
+      });
       if (usage.tag) {
         replace(result, h("p", { class: "tag-total" }, h("strong", {}, `${usage.tag.key}:${usage.tag.value}`), " — ",
           usd(usage.tag.cost_usd), ` in ${count(usage.tag.calls)} calls, ${count(usage.tag.tokens)} tokens`));
