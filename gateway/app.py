@@ -65,6 +65,7 @@ from gateway.settlement import Settler
 from gateway.shared_state import SharedState, open_shared_state
 from gateway.spool_file import SpoolFile
 from gateway.streaming.drain import StreamDrain
+from gateway.upstream.account_alarm import AccountAlarm
 from gateway.upstream.client import UpstreamClient, build_http_client, build_transport
 from gateway.upstream.exchange import UpstreamExchange
 from gateway.upstream.plan import Resilience
@@ -164,7 +165,7 @@ def _build(
     cache_store: CacheStore = RedisCacheStore(shared.redis) if shared.redis is not None else MemoryCacheStore()
     drain = StreamDrain()
     pipeline = Pipeline(front, CacheStage(cache_store, front, settler), resilience, UpstreamExchange(upstream),
-                        settler, drain)
+                        settler, drain, AccountAlarm(metrics))
     model_endpoints: dict[tuple[str, str], Endpoint] = {
         ("POST", "/v1/chat/completions"): pipeline.endpoint(ChatCompletionsApi(max_n=settings.max_n)),
         ("POST", "/v1/responses"): pipeline.endpoint(ResponsesApi()),

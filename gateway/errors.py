@@ -144,8 +144,9 @@ class UpstreamAccountError(UpstreamError):
     retryable = False
     counts_against_circuit = False
 
-    def __init__(self, message: str, **kwargs: object) -> None:
+    def __init__(self, message: str, *, reason: str = "authentication", **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.reason = reason  # "authentication" (the key) or "credits": what the operator must fix
         self.headers["x-should-retry"] = "false"
 
 

@@ -170,6 +170,9 @@ class Metrics:
                                      multiprocess_mode="livemax", registry=registry)
         self._ledger_errors = Counter("gateway_ledger_errors_total", "Ledger records that could not be written.",
                                       registry=registry)
+        self._account_refusals = _Children(Counter(
+            "gateway_upstream_account_refusals_total", "Calls OpenRouter refused on the gateway's own key or credits.",
+            ("reason",), registry=registry))
 
     def render(self) -> tuple[bytes, str]:
         """The `/metrics` body and its content type."""
@@ -241,6 +244,9 @@ class Metrics:
 
     def store_degraded(self, degraded: bool) -> None:
         self._store_degraded.set(1 if degraded else 0)
+
+    def upstream_account_refused(self, reason: str) -> None:
+        self._account_refusals.get(reason).inc()
 
     def ledger_error(self) -> None:
         """An ErrorHook for the ledgers."""

@@ -22,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gateway.apis.adapter import Answer, ApiAdapter
 from gateway.cache.stage import CacheStage
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UpstreamAccountError
 from gateway.estimate import CostEstimate
 from gateway.front import Front, Routed
 from gateway.middleware import Endpoint
@@ -31,6 +31,7 @@ from gateway.settlement import Call, Served, Settler, cost_header
 from gateway.streaming.drain import StreamDrain
 from gateway.streaming.frames import SSE_HEADERS
 from gateway.streaming.relay import StreamDeadline, StreamTracker, relay_fanout, relay_stream
+from gateway.upstream.account_alarm import AccountAlarm
 from gateway.upstream.exchange import UpstreamExchange
 from gateway.upstream.plan import Payloads, Resilience
 
@@ -38,7 +39,10 @@ from gateway.upstream.plan import Payloads, Resilience
 class _StreamEnd:
     """Connects a relayed stream's end to settlement: usage from the final event, or an estimate if cut short."""
 
-    def __init__(self, call: Call, settler: Settler, estimate: CostEstimate, generation_id: str | None) -> None:
+    def __init__(
+        self, call: Call, settler: Settler, estimate: CostEstimate, generation_id: str | None, alarm: AccountAlarm
+    ) -> None:
+        self._alarm = alarm
         self._call = call
         self._settler = settler
         self._estimate = estimate
@@ -53,6 +57,8 @@ class _StreamEnd:
         error = next((t.error for t in trackers if t.error is not None), None)
         first = trackers[0]
         self._call.log_fields["stream_error"] = error.get("code") if error else None
+        if error is not None and error.get("code") == UpstreamAccountError.code:
+            self._alarm.refused("in_stream")
         self._settler.finish(
             self._call, status=200, usages=[t.usage for t in trackers],
             served=Served(first.model, first.provider, first.generation_id or self._generation_id),
@@ -70,7 +76,9 @@ class Pipeline:
         upstream: UpstreamExchange,
         settler: Settler,
         drain: StreamDrain,
+        alarm: AccountAlarm,
     ) -> None:
+        self._alarm = alarm
         self._drain = drain
         self._front = front
         self._cache = cache
@@ -139,6 +147,8 @@ class Pipeline:
             return self._respond(api, call, answered)
         except GatewayError as exc:
             status, error_type = exc.status, exc.type
+            if isinstance(exc, UpstreamAccountError):
+                self._alarm.refused(exc.reason)
             raise
         except asyncio.CancelledError:
             status, error_type, cancelled = 499, "cancelled", True
@@ -169,7 +179,7 @@ class Pipeline:
         generation_id = first.value.headers.get("x-generation-id") if len(streams) == 1 else None
         if generation_id:
             headers["x-generation-id"] = generation_id
-        end = _StreamEnd(call, self._settler, estimate, generation_id)
+        end = _StreamEnd(call, self._settler, estimate, generation_id, self._alarm)
         trackers = api.trackers(body, len(streams))
         if len(streams) == 1:
             relay = relay_stream(first.value, trackers[0], deadline, end, self._drain)

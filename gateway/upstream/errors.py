@@ -111,7 +111,7 @@ def classify(status: int, message: str, code: str | None, relayed: Mapping[str, 
         # The gateway's own OpenRouter key failed: not the client's credentials, so never a client 401.
         reason = "authentication" if status == 401 else "credits"
         return UpstreamAccountError(
-            f"The gateway's upstream account was refused ({reason}); contact the gateway operator"
+            f"The gateway's upstream account was refused ({reason}); contact the gateway operator", reason=reason
         )
     if status == 403:
         return PermissionDeniedError(message, code=code or "upstream_forbidden", headers=relayed)

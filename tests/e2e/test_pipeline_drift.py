@@ -134,6 +134,9 @@ def test_an_upstream_account_failure_is_a_502_the_client_should_not_retry(
         assert response.json()["error"]["type"] == "api_error"
         assert response.json()["error"]["code"] == "upstream_account_refused"
     assert len(sim.requests()) == 3  # one attempt each: never retried, never failed over
+    reason = "authentication" if status == 401 else "credits"
+    metrics = httpx.get(gateway.url.removesuffix("/v1") + "/metrics").text  # what the operator alerts on
+    assert f'gateway_upstream_account_refusals_total{{reason="{reason}"}} 3.0' in metrics
 
 
 @pytest.mark.parametrize(

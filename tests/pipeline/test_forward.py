@@ -37,6 +37,7 @@ from gateway.resilience.memory_breaker import MemoryBreakerStore
 from gateway.resilience.outcome import Attempt, Outcome
 from gateway.settlement import Call, Served, Settler
 from gateway.streaming.drain import StreamDrain
+from gateway.upstream.account_alarm import AccountAlarm
 from gateway.upstream.plan import Payloads, Plan, Resilience
 
 ORG = "acme"
@@ -75,7 +76,8 @@ class Rig:
     def pipeline(self, exchange: FakeExchange) -> Pipeline:
         settler = Settler(self.limiter, self.ledger, Metrics(), self.background)
         return Pipeline(None, CacheStage(MemoryCacheStore(), None, settler),  # type: ignore[arg-type]
-                        Resilience(MemoryBreakerStore()), exchange, settler, StreamDrain())  # type: ignore[arg-type]
+                        Resilience(MemoryBreakerStore()), exchange, settler, StreamDrain(),
+                        AccountAlarm(Metrics()))  # type: ignore[arg-type]
 
     async def admit(self, body: Mapping[str, Any]) -> Call:
         ticket = await self.limiter.admit(self.routed.principal, self.routed.org, ESTIMATE, 1)
