@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     ledger_maxlen: int = 1_000_000
     ledger_max_age_s: float = 7 * 86_400.0
     # How long a written request id is remembered so a replayed (spooled) record is never appended twice.
-    ledger_dedupe_ttl_s: float = 86_400.0
+    ledger_dedupe_ttl_s: float = 900.0
     ledger_capture_prompts: bool = False
     # How long a stream cut before its usage chunk waits for OpenRouter's `/generation` record before it is
     # settled with an estimate instead (0 = never look it up).
