@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Container
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,9 @@ from gateway.metering.jsonl_ledger import JsonlLedger
 from gateway.metering.ledger import FanoutLedger, Ledger, MemoryLedger
 from gateway.metering.redis_ledger import RedisStreamLedger
 from gateway.metering.tracing import CallTracer, build_tracer
+from gateway.metric_labels import KnownModels
 from gateway.metrics import Metrics
+from gateway.metrics_endpoint import MetricsEndpoint
 from gateway.middleware import Endpoint, RequestContextMiddleware
 from gateway.pipeline import Pipeline
 from gateway.policy.store import PolicyStore
@@ -49,6 +51,7 @@ from gateway.routes import HealthRoutes, ModelRoutes
 from gateway.settings import Settings
 from gateway.settlement import Settler
 from gateway.shared_state import SharedState, open_shared_state
+from gateway.spool_file import SpoolFile
 from gateway.streaming.drain import StreamDrain
 from gateway.upstream.client import UpstreamClient, build_http_client, build_transport
 from gateway.upstream.exchange import UpstreamExchange
@@ -62,9 +65,13 @@ def build_ledger(settings: Settings, shared: SharedState, metrics: Metrics) -> L
     for sink in sinks:
         if sink == "redis" and shared.redis is not None:
             pipelined = shared.shared.pipelined if shared.shared is not None else None
-            ledgers.append(RedisStreamLedger(shared.redis, stream_key=settings.ledger_stream_key,
-                                             maxlen=settings.ledger_maxlen, on_error=metrics.ledger_error,
-                                             pipelined=pipelined))
+            # One spool file per process, beside the settlement spool and replayed with it.
+            spool = SpoolFile.for_process(settings.spool_dir, "ledger")
+            ledgers.append(RedisStreamLedger(
+                shared.redis, stream_key=settings.ledger_stream_key, maxlen=settings.ledger_maxlen,
+                max_age_s=settings.ledger_max_age_s, dedupe_ttl_s=settings.ledger_dedupe_ttl_s,
+                on_error=metrics.ledger_error, pipelined=pipelined, spool=spool,
+            ))
         elif sink == "jsonl":
             ledgers.append(JsonlLedger(Path(settings.ledger_dir), on_error=metrics.ledger_error))
         elif sink == "memory":
@@ -72,6 +79,16 @@ def build_ledger(settings: Settings, shared: SharedState, metrics: Metrics) -> L
         else:
             raise ValueError(f"ledger sink {sink!r} needs REDIS_URL")
     return ledgers[0] if len(ledgers) == 1 else FanoutLedger(ledgers)
+
+
+def _catalogue_ids(catalogue: ModelCatalogue) -> KnownModels:
+    """Model labels on /metrics are limited to what the catalogue lists right now."""
+
+    def known() -> Container[str] | None:
+        snapshot = catalogue.snapshot
+        return None if snapshot is None else snapshot.models
+
+    return known
 
 
 @dataclass(frozen=True)
@@ -110,6 +127,7 @@ def _build(
                 else UpstreamClient.on_transport(transport, settings))
     catalogue = ModelCatalogue(upstream, ttl_s=settings.models_cache_ttl_s, ceiling=ModelPrice.per_million(
         settings.unpriced_prompt_usd_per_mtok, settings.unpriced_completion_usd_per_mtok))
+    metrics.models.use_catalogue(_catalogue_ids(catalogue))
     authenticator = Authenticator(settings, http=http_client)
     policies = PolicyStore(settings.policy_file)
     shared = open_shared_state(settings, redis)
@@ -148,7 +166,7 @@ def _lifespan(c: _Components) -> Callable[[Starlette], AbstractAsyncContextManag
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         tasks = [asyncio.ensure_future(
             housekeeping_forever(settings.spool_replay_interval_s, c.shared_state, c.resilience, c.metrics, c.notifier,
-                                 c.limiter)
+                                 c.limiter, c.ledger)
         )]
         if settings.policy_file:
             tasks.append(asyncio.ensure_future(c.policies.watch()))
@@ -183,17 +201,15 @@ def _lifespan(c: _Components) -> Callable[[Starlette], AbstractAsyncContextManag
 
 
 def _routes(c: _Components) -> list[Route]:
-    async def metrics_endpoint(_: Request) -> Response:
-        body, content_type = c.metrics.render()
-        return Response(body, headers={"content-type": content_type})
-
+    token = c.settings.metrics_token.get_secret_value() if c.settings.metrics_token else None
+    metrics_endpoint = MetricsEndpoint(c.metrics, token)
     return [
         *(Route(path, endpoint, methods=[method]) for (method, path), endpoint in c.model_endpoints.items()),
         Route("/v1/models", c.models.list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", c.models.get_model, methods=["GET"]),
         Route("/healthz", c.health.healthz, methods=["GET"]),
         Route("/readyz", c.health.readyz, methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/metrics", metrics_endpoint.render, methods=["GET"]),
         *AdminRoutes(c.authenticator, c.shared_state.backend, c.policies).routes(),
     ]
 

@@ -97,7 +97,8 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             loop="uvloop",
-            http="httptools",
+            http="gateway.edge:EdgeProtocol",  # httptools with header/body timeouts, header bounds, 503 cap
+            timeout_keep_alive=settings.keep_alive_timeout_s,
             log_level="warning",
             access_log=False,
             proxy_headers=False,  # nothing here reads the client's address; skip rewriting it per request

@@ -13,9 +13,27 @@ import structlog
 
 REDACTED = "[redacted]"
 _SECRET_KEYS = frozenset({"authorization", "api_key", "apikey", "token", "jwt", "secret", "password", "key"})
+# Bearer credentials, OpenRouter keys (sk-or-…), the gateway's own API keys (gwk-…) and JWTs (eyJ….….…).
 _SECRET_PATTERNS = re.compile(
-    r"(?:Bearer\s+\S+)|(?:sk-or-[A-Za-z0-9_\-]+)|(?:eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)"
+    r"(?:Bearer\s+\S+)|(?:sk-or-[A-Za-z0-9_\-]+)|(?:gwk-[A-Za-z0-9_\-]+)"
+    r"|(?:eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)"
 )
+
+
+def might_hold_secret(text: str) -> bool:
+    """A cheap substring pre-check (every pattern above starts with one of these); only text that passes it is worth
+    the regular expression. Spelled out rather than looped: this runs on every string of every ledger record."""
+    return "eyJ" in text or "sk-or-" in text or "gwk-" in text or "Bearer" in text
+
+
+def redact_text(text: str) -> str:
+    """The text with every bearer token, key and JWT replaced by REDACTED (the same rules as log lines)."""
+    return _SECRET_PATTERNS.sub(REDACTED, text) if might_hold_secret(text) else text
+
+
+def is_secret_key(name: str) -> bool:
+    """A field or tag name whose value is a secret whatever it looks like (`password`, `api_key`, …)."""
+    return name.lower() in _SECRET_KEYS
 
 
 _PLAIN = frozenset({int, float, bool})
@@ -23,9 +41,7 @@ _PLAIN = frozenset({int, float, bool})
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        if "Bearer" in value or "sk-or-" in value or "eyJ" in value:
-            return _SECRET_PATTERNS.sub(REDACTED, value)
-        return value
+        return redact_text(value)
     if isinstance(value, dict):
         return {k: REDACTED if str(k).lower() in _SECRET_KEYS else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

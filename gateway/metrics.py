@@ -31,6 +31,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from gateway.metering.record import LedgerRecord
+from gateway.metric_labels import KnownModels, ModelLabels, safe_label
 
 log = structlog.get_logger(__name__)
 
@@ -89,11 +90,16 @@ class Metrics:
 
     `org_label=False` drops the `org` label from the per-request series (requests, cost, rate limits) for
     deployments with many orgs; budget series keep it, as budgets exist only for orgs an admin configured.
+    Label values are folded here, never at call sites (see `gateway.metric_labels`): models outside the
+    catalogue become `other`, and no value outside a plain charset, too long or secret-looking is ever printed.
     """
 
-    def __init__(self, *, org_label: bool = True, multiprocess_dir: str | None = None) -> None:
+    def __init__(
+        self, *, org_label: bool = True, multiprocess_dir: str | None = None, known_models: KnownModels | None = None
+    ) -> None:
         self.org_label = org_label
         self.multiprocess_dir = multiprocess_dir
+        self.models = ModelLabels(known_models)
         self._registry = CollectorRegistry()
         target: CollectorRegistry | None = self._registry
         if multiprocess_dir is not None:
@@ -177,8 +183,9 @@ class Metrics:
         `model` is the model that served the call when known (a fallback's tokens and cost belong to it),
         else the routed one. Fallbacks count routed → served; retries count against the serving model.
         """
-        model = record.model_served or record.model_routed
-        org = (record.org,) if self.org_label else ()
+        model = self.models.label(record.model_served or record.model_routed)
+        route = safe_label(route)
+        org = (safe_label(record.org),) if self.org_label else ()
         self._requests.get(route, model, str(record.status), *org).inc()
         self._request_duration.get(route).observe(record.latency_ms / 1000)
         self._overhead.get(route).observe(max(overhead_s, 0.0))
@@ -195,25 +202,25 @@ class Metrics:
         if record.retries > 0:
             self._retries.get(model).inc(record.retries)
         if record.fallbacks > 0 and record.model_served and record.model_served != record.model_routed:
-            self._fallbacks.get(record.model_routed, record.model_served).inc()
+            self._fallbacks.get(self.models.label(record.model_routed), model).inc()
         if record.cache is not None:
-            self._cache.get(record.cache).inc()
+            self._cache.get(safe_label(record.cache)).inc()
 
     def circuit_state(self, model: str, state: int | str) -> None:
         """`state` is 0/1/2 or "closed"/"half_open"/"open"."""
-        self._circuit.get(model).set(CIRCUIT_STATES[state] if isinstance(state, str) else state)
+        self._circuit.get(self.models.label(model)).set(CIRCUIT_STATES[state] if isinstance(state, str) else state)
 
     def rate_limited(self, org: str, reason: str) -> None:
-        self._rate_limited.get(*((org,) if self.org_label else ()), reason).inc()
+        self._rate_limited.get(*((safe_label(org),) if self.org_label else ()), safe_label(reason)).inc()
 
     def budget_rejected(self, org: str, period: str) -> None:
-        self._budget_rejections.get(org, period).inc()
+        self._budget_rejections.get(safe_label(org), period).inc()
 
     def budget_utilisation(self, org: str, period: str, ratio: float) -> None:
-        self._budget_utilisation.get(org, period).set(ratio)
+        self._budget_utilisation.get(safe_label(org), period).set(ratio)
 
     def budget_alert(self, org: str, period: str, threshold: str) -> None:
-        self._budget_alerts.get(org, period, threshold).inc()
+        self._budget_alerts.get(safe_label(org), period, threshold).inc()
 
     def call_started(self) -> None:
         self._in_flight.inc()

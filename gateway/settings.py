@@ -72,12 +72,20 @@ class Settings(BaseSettings):
     ledger_sinks: list[Literal["memory", "redis", "jsonl"]] | None = None  # None: redis with REDIS_URL, else memory
     ledger_dir: str = "var/ledger"
     ledger_stream_key: str = "gw:ledger"
+    # Redis keeps a bounded window of the ledger (the JSONL sink and `gateway calls` exports are the durable
+    # record): at most about `ledger_maxlen` entries, none older than `ledger_max_age_s` (0 = no age limit).
     ledger_maxlen: int = 1_000_000
+    ledger_max_age_s: float = 7 * 86_400.0
+    # How long a written request id is remembered so a replayed (spooled) record is never appended twice.
+    ledger_dedupe_ttl_s: float = 86_400.0
     ledger_capture_prompts: bool = False
     # How long a stream cut before its usage chunk waits for OpenRouter's `/generation` record before it is
     # settled with an estimate instead (0 = never look it up).
     reconcile_timeout_s: float = 10.0
     metrics_org_label: bool = True
+    # With a token, GET /metrics needs `Authorization: Bearer <token>` (401 otherwise); unset, it is open to
+    # whoever reaches the port, so keep it off the public listener (see the README's Security section).
+    metrics_token: SecretStr | None = None
     # OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); unset, tracing is off and the OpenTelemetry SDK
     # is never imported. Needs the `otel` extra. Exporter headers (auth) come from OTEL_EXPORTER_OTLP_TRACES_HEADERS.
     otel_endpoint: str | None = None
@@ -87,6 +95,15 @@ class Settings(BaseSettings):
     policy_file: str | None = None
 
     # HTTP surface
+    # Edge limits (gateway/edge.py, per worker): time from connecting (or a keep-alive request's first byte) to
+    # the end of the headers, time from there to the end of the body, header section size and count, requests
+    # served at once before new ones get a 503; and how long an idle keep-alive connection stays open.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    max_header_bytes: int = 32 * 1024
+    max_headers: int = 100
+    max_concurrent_requests: int = 1000
+    keep_alive_timeout_s: float = 5.0
     max_body_bytes: int = 16 * 1024 * 1024
     max_n: int = 8
     log_level: str = "info"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import structlog
 
@@ -17,6 +15,7 @@ from gateway.limits.spool import SettlementSpool
 from gateway.limits.types import BudgetAlert
 from gateway.redis_client import RedisClient, open_redis
 from gateway.settings import Settings
+from gateway.spool_file import SpoolFile
 
 log = structlog.get_logger(__name__)
 
@@ -62,8 +61,8 @@ def open_shared_state(settings: Settings, redis: RedisClient | None = None) -> S
     client = redis if redis is not None else open_redis(
         str(settings.redis_url), cluster=settings.redis_cluster, max_connections=settings.redis_max_connections
     )
-    # One spool file per process: workers never append to or claim each other's file.
-    spool = SettlementSpool(Path(settings.spool_dir) / f"settlements-{os.getpid()}.jsonl")
+    # One spool file per process: workers never append to or claim each other's file; dead processes' are adopted.
+    spool = SettlementSpool(SpoolFile.for_process(settings.spool_dir, "settlements"))
     shared = RedisLimiterBackend(client)
     resilient = ResilientLimiter(shared, MemoryLimiterBackend(), spool, fail_mode=settings.store_fail_mode)
     return SharedState(resilient, client, resilient, owns_redis=owns, shared=shared)

@@ -68,3 +68,8 @@ def _rewrite_nullable(node: Any) -> Any:
     if rewritten.pop("nullable", False) is True:
         return {"anyOf": [rewritten, {"type": "null"}]}
     return rewritten
+
+
+def spec() -> dict[str, Any]:
+    """The whole spec, with `nullable` rewritten (shared by the validators and the fuzz strategies)."""
+    return _spec()

@@ -6,7 +6,6 @@ or two replays of the same file, never count spend twice.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 import orjson
 
 from gateway.limits.types import Budget, BudgetAlert, Settlement
+from gateway.spool_file import SpoolFile
 
 SettleFunction = Callable[[Settlement], Awaitable[list[BudgetAlert]]]
 
@@ -39,39 +39,28 @@ def decode(line: bytes) -> Settlement:
 class SettlementSpool:
     """`path` receives new settlements; `path` + ".replaying" holds the batch being replayed."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.replaying_path = self.path.with_name(self.path.name + ".replaying")
-        # Appends and the hand-over to replay must not interleave, or a line could land in a file already read.
-        self._write_lock = asyncio.Lock()
-        self._replay_lock = asyncio.Lock()
+    def __init__(self, path: str | os.PathLike[str] | SpoolFile) -> None:
+        self._file = path if isinstance(path, SpoolFile) else SpoolFile(path)
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    @property
+    def replaying_path(self) -> Path:
+        return self._file.replaying_path
 
     def pending(self) -> bool:
-        return self.path.exists() or self.replaying_path.exists()
+        return self._file.pending()
 
     async def append(self, settlement: Settlement) -> None:
-        async with self._write_lock:
-            await asyncio.to_thread(self._append_line, encode(settlement))
-
-    def _append_line(self, line: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("ab") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())  # the spool exists so that spend survives a crash
+        await self._file.append([encode(settlement)])
 
     async def replay(self, settle: SettleFunction) -> ReplayReport:
         """Settle every spooled line; on failure the unreplayed batch stays on disk for the next replay."""
-        async with self._replay_lock:
-            async with self._write_lock:
-                await asyncio.to_thread(self._claim)
-            report = ReplayReport()
-            if not self.replaying_path.exists():
-                return report
-            lines = await asyncio.to_thread(self.replaying_path.read_bytes)
-            for line in lines.splitlines():
-                if not line.strip():
-                    continue
+        report = ReplayReport()
+        async with self._file.claimed() as lines:
+            for line in lines:
                 try:
                     settlement = decode(line)
                 except (orjson.JSONDecodeError, TypeError):
@@ -79,10 +68,4 @@ class SettlementSpool:
                     continue
                 report.alerts.extend(await settle(settlement))
                 report.replayed += 1
-            await asyncio.to_thread(self.replaying_path.unlink)
-            return report
-
-    def _claim(self) -> None:
-        # A batch left by a failed replay goes first; new lines wait in `path` for the next round.
-        if not self.replaying_path.exists() and self.path.exists():
-            self.path.rename(self.replaying_path)
+        return report

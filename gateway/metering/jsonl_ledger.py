@@ -96,6 +96,9 @@ class JsonlLedger:
         await self.flush()
         return await asyncio.to_thread(lambda: newest(self._file.records(), org, since, limit))
 
+    async def replay_spool(self) -> int:
+        return 0  # the files are the local disk a spool would be on: nothing to spool them to
+
     async def aclose(self) -> None:
         if self._closed:
             return

@@ -22,6 +22,10 @@ class Ledger(Protocol):
         """The newest `limit` records matching `org` and `timestamp >= since`, oldest first."""
         ...
 
+    async def replay_spool(self) -> int:
+        """Write records spooled while their store was away (never twice); how many. Raises if still away."""
+        ...
+
     async def aclose(self) -> None:
         """Flush what is pending and release resources."""
 
@@ -57,6 +61,9 @@ class MemoryLedger:
     async def read(self, *, org: str | None, since: datetime | None, limit: int) -> list[LedgerRecord]:
         return newest(self._records, org, since, limit)
 
+    async def replay_spool(self) -> int:
+        return 0  # appends cannot fail, so nothing is ever spooled
+
     async def aclose(self) -> None:
         return None
 
@@ -75,6 +82,9 @@ class FanoutLedger:
 
     async def read(self, *, org: str | None, since: datetime | None, limit: int) -> list[LedgerRecord]:
         return await self._ledgers[0].read(org=org, since=since, limit=limit)
+
+    async def replay_spool(self) -> int:
+        return sum([await ledger.replay_spool() for ledger in self._ledgers])
 
     async def aclose(self) -> None:
         await asyncio.gather(*(ledger.aclose() for ledger in self._ledgers))

@@ -1,12 +1,15 @@
 """One ledger record per call: what was asked, what was routed and served, what it used and cost.
 
-Records hold no request headers at all, so a token or key has no way in; tags are parsed out of one header's
-value before the record is built.
+Records hold no request headers at all; tags are parsed out of one header's value before the record is built.
+Every string a client can influence (request id, model names, task, tags, stop sequences, a captured prompt) is
+masked with the log redaction rules when the record is built and again when it is serialised, so a bearer token,
+key or JWT a client slips into any of them never reaches a ledger.
 """
 
 from __future__ import annotations
 
 import hashlib
+import operator
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -15,6 +18,7 @@ from typing import Any, Literal
 
 import orjson
 
+from gateway.log import might_hold_secret, redact_text
 from gateway.metering.tags import parse_tags
 
 _INT64 = 2**63
@@ -140,6 +144,25 @@ class LedgerRecord:
     tags: dict[str, str] = field(default_factory=dict)
     prompt: str | None = None
 
+    def scrub(self) -> None:
+        """Mask tokens, keys and JWTs in every client-influenced string (idempotent; cheap when there are none)."""
+        # The usual case, no marker anywhere, costs one C-level gather and join and four substring scans.
+        text = "\n".join(filter(None, _scrubbed_values(self)))
+        if self.stop:
+            text += "\n".join(self.stop)
+        if self.tags:
+            text += "\n".join(self.tags) + "\n".join(self.tags.values())
+        if not might_hold_secret(text):
+            return
+        for name in _SCRUBBED_FIELDS:
+            value = getattr(self, name)
+            if value and might_hold_secret(value):
+                setattr(self, name, redact_text(value))
+        if self.stop and any(might_hold_secret(item) for item in self.stop):
+            self.stop = [redact_text(item) for item in self.stop]
+        if self.tags and any(might_hold_secret(key + value) for key, value in self.tags.items()):
+            self.tags = {redact_text(key): redact_text(value) for key, value in self.tags.items()}
+
     @classmethod
     def start(
         cls,
@@ -158,11 +181,12 @@ class LedgerRecord:
         """A record for a call about to go upstream, from the parsed request body (never its headers).
 
         The prompt text is kept only when `capture_prompt` is set; it is the exact canonical JSON that was hashed,
-        so `sha256(prompt) == prompt_sha256` and a researcher can check one against the other.
+        so `sha256(prompt) == prompt_sha256` and a researcher can check one against the other (unless a token or
+        key in it was masked: the hash is always of what was sent).
         """
         canonical = canonical_messages(body.get("messages"))
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-        return cls(
+        record = cls(
             request_id=request_id,
             timestamp=utc_timestamp(now),
             org=org,
@@ -181,6 +205,8 @@ class LedgerRecord:
             tags=parse_tags(body.get("metadata"), tags_header),
             prompt=canonical.decode() if capture_prompt else None,
         )
+        record.scrub()
+        return record
 
     def add_usage(self, usage: Mapping[str, Any] | None) -> None:
         """Add one upstream response's usage; called once per choice when n > 1 is fanned out."""
@@ -192,6 +218,7 @@ class LedgerRecord:
         self.cost_usd = round(self.cost_usd + figures.cost_usd, 10)
 
     def to_json(self) -> bytes:
+        self.scrub()  # fields filled in after `start` (the model that served, its provider) get the same rules
         return orjson.dumps(self)
 
     @classmethod
@@ -209,3 +236,6 @@ class LedgerRecord:
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(LedgerRecord))
+_SCRUBBED_FIELDS = ("request_id", "org", "subject", "task", "model_requested", "model_routed", "model_served",
+                    "provider", "generation_id", "error_type", "cache", "prompt")
+_scrubbed_values = operator.attrgetter(*_SCRUBBED_FIELDS)

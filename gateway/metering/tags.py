@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from gateway.log import REDACTED, is_secret_key, redact_text
+
 MAX_TAGS = 16
 MAX_KEY_CHARS = 64
 MAX_VALUE_CHARS = 512
@@ -31,7 +33,9 @@ def _add(tags: dict[str, str], key: object, value: object) -> None:
         return
     if key not in tags and len(tags) >= MAX_TAGS:
         return
-    tags[key] = text[:MAX_VALUE_CHARS]
+    # Same rules as log lines: a secret-named tag keeps its name only, a token or key anywhere is masked.
+    # Masked before the cut: a JWT cut before its second dot would no longer look like one.
+    tags[redact_text(key)] = REDACTED if is_secret_key(key) else redact_text(text)[:MAX_VALUE_CHARS]
 
 
 def _header_pairs(header: str) -> list[tuple[str, str]]:
@@ -46,7 +50,8 @@ def _header_pairs(header: str) -> list[tuple[str, str]]:
 def parse_tags(metadata: object, header: str | None) -> dict[str, str]:
     """Tags from the request body's `metadata` then the `k=v,k2=v2` header; the header wins on a shared key.
 
-    At most MAX_TAGS pairs, keys of at most MAX_KEY_CHARS (longer ones dropped), values cut to MAX_VALUE_CHARS.
+    At most MAX_TAGS pairs, keys of at most MAX_KEY_CHARS (longer ones dropped), values cut to MAX_VALUE_CHARS,
+    bearer tokens, keys and JWTs masked as in the logs.
     Malformed input is ignored rather than rejected: tags are for bookkeeping and must not fail a call.
     """
     tags: dict[str, str] = {}

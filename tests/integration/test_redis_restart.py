@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,53 +13,9 @@ import redis.asyncio as aioredis
 from gateway.auth.tokens import mint_token
 from gateway.limits.redis_backend import RedisLimiterBackend
 from gateway.sim.app import create_sim_app
+from tests.integration.durable_redis import DurableRedis
 from tests.integration.processes import JWT_SECRET, gateway_env, replicas, sim_stats
-from tests.redis_server import HOW_TO_GET_ONE
-from tests.servers import free_port, serve
-
-
-class DurableRedis:
-    """A redis-server of our own with an fsync'd append-only file, so a restart keeps what it acknowledged."""
-
-    def __init__(self, directory: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError(HOW_TO_GET_ONE)
-        self.port = free_port()
-        self.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory),
-                        "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-@pytest.fixture
-def durable_redis(tmp_path: Path) -> Iterator[DurableRedis]:
-    server = DurableRedis(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.servers import serve
 
 
 async def test_redis_restart_mid_load_loses_no_settled_spend(tmp_path: Path, durable_redis: DurableRedis) -> None:
