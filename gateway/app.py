@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.admin import AdminRoutes
+from gateway.admin.calls_export import CallsExportRoutes
 from gateway.alerts import AlertNotifier
 from gateway.apis.chat import ChatCompletionsApi
 from gateway.apis.embeddings import EmbeddingsApi
@@ -211,6 +212,7 @@ def _routes(c: _Components) -> list[Route]:
         Route("/readyz", c.health.readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint.render, methods=["GET"]),
         *AdminRoutes(c.authenticator, c.shared_state.backend, c.policies).routes(),
+        *CallsExportRoutes(c.authenticator, c.ledger).routes(),
     ]
 
 
