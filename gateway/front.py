@@ -19,6 +19,7 @@ from gateway.catalogue import CatalogueSnapshot, ModelCatalogue
 from gateway.errors import InvalidRequestError, ModelNotFoundError
 from gateway.estimate import CostEstimate
 from gateway.limits.limiter import Limiter
+from gateway.metering.capture import CAPTURE_HEADER, Capture, parse_capture_header
 from gateway.metering.record import LedgerRecord
 from gateway.metrics import Metrics
 from gateway.middleware import LOG_FIELDS_KEY
@@ -109,8 +110,20 @@ class Front:
             )
         return snapshot
 
+    def capture(self, request: Request, routed: Routed) -> Capture:
+        """What the record keeps: the global settings, the org's and task's policy, and the request's header."""
+        settings = self._settings
+        parts = set(routed.policy.capture_for(routed.principal.org, routed.route.task))
+        parts |= parse_capture_header(request.headers.get(CAPTURE_HEADER))
+        if settings.ledger_capture_prompts:
+            parts.add("prompt")
+        if settings.ledger_capture_outputs:
+            parts.add("output")
+        return Capture.of(parts, settings.ledger_capture_max_chars)
+
     def start_record(
-        self, request: Request, routed: Routed, record_body: Mapping[str, Any]
+        self, request: Request, routed: Routed, record_body: Mapping[str, Any], endpoint: str = "chat.completions",
+        capture: Capture | None = None,
     ) -> tuple[LedgerRecord, dict[str, Any]]:
         """The call's ledger record and its access-line fields, before anything is reserved or sent."""
         principal, route = routed.principal, routed.route
@@ -118,7 +131,7 @@ class Front:
             request_id=str(request.scope.get("gateway.request_id") or os.urandom(16).hex()),
             org=principal.org, subject=principal.subject, task=route.task, model_requested=route.requested,
             model_routed=route.models[0], body=record_body, tags_header=request.headers.get("x-gateway-tags"),
-            capture_prompt=self._settings.ledger_capture_prompts,
+            capture=capture or self.capture(request, routed), endpoint=endpoint,
         )
         fields: dict[str, Any] = request.scope.get(LOG_FIELDS_KEY, {})
         fields.update(org=principal.org, subject=principal.subject, model_requested=route.requested,
@@ -145,9 +158,11 @@ class Front:
 
         The record's `n` is how many upstream calls the request makes (chat's fan-out): each one is reserved.
         """
-        record, fields = self.start_record(request, routed, record_body)
+        capture = self.capture(request, routed)
+        record, fields = self.start_record(request, routed, record_body, endpoint, capture)
         ticket = await self._limiter.admit(routed.principal, routed.org, estimate, record.n)
         self._metrics.call_started()  # Settler.finish ends it, however the call ends
         return Call(route=routed.route, ticket=ticket, record=record, log_fields=fields, endpoint=endpoint,
                     trace_headers=self.trace_headers(request),
-                    upstream_headers=self._attribution.for_request(request.headers))
+                    upstream_headers=self._attribution.for_request(request.headers),
+                    capture=capture, prompt=record_body.get("messages"))

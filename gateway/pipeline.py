@@ -61,9 +61,11 @@ class _StreamEnd:
             self._alarm.refused("in_stream")
         self._settler.finish(
             self._call, status=200, usages=[t.usage for t in trackers],
-            served=Served(first.model, first.provider, first.generation_id or self._generation_id),
+            served=Served(first.model, first.provider, first.generation_id or self._generation_id,
+                          first.system_fingerprint),
             error_type=str(error.get("type") or "api_error") if error else None,
-            estimated_cost_usd=estimated, cancelled=cancelled,
+            error_message=str(error.get("message") or "") if error else None,
+            estimated_cost_usd=estimated, cancelled=cancelled, outputs=[t.choice_output() for t in trackers],
         )
 
 
@@ -117,16 +119,18 @@ class Pipeline:
         state the cost), after which the `finally` is a no-op; a stream's end settles the stream.
         """
         status, error_type, cancelled = 500, "api_error", False
+        error_message: str | None = "The gateway failed unexpectedly"
         usages: list[Mapping[str, Any] | None] = []
         handed_to_stream = False
         try:
             plan = self._resilience.plan(routed.policy, routed.route)
             api.shape_upstream(body, routed)
-            payloads = Payloads(body, call.upstream_headers)
+            # With n > 1 and a seed, copy i is sent with seed + i: seeded samples must differ, not repeat.
+            payloads = Payloads(body, call.upstream_headers).copies(call.record.n)
             call.upstream_started_at = time.perf_counter()
             if call.record.stream:
                 try:
-                    streams = await self._upstream.open_streams(api.upstream_path, payloads, plan, call.record.n)
+                    streams = await self._upstream.open_streams(api.upstream_path, payloads, plan)
                 except GatewayError as exc:
                     call.note_attempts(exc.attempts)
                     raise
@@ -134,9 +138,8 @@ class Pipeline:
                                    [a for o in streams for a in o.attempts])
                 handed_to_stream = True
                 return self._stream(api, body, call, estimate, streams, StreamDeadline(plan.deadline_s))
-            results = await self._upstream.complete_many(
-                api.upstream_path, payloads, plan, functools.partial(api.read_answer, estimate=estimate), call.record.n
-            )
+            read = functools.partial(api.read_answer, estimate=estimate, capture_output=call.capture.output)
+            results = await self._upstream.complete_many(api.upstream_path, payloads, plan, read)
             call.note_attempts(results[0].attempts if len(results) == 1 else
                                [a for result in results for a in result.attempts])
             answered = [result for result in results if isinstance(result, Outcome)]
@@ -146,23 +149,25 @@ class Pipeline:
                 raise failure
             return self._respond(api, call, answered)
         except GatewayError as exc:
-            status, error_type = exc.status, exc.type
+            status, error_type, error_message = exc.status, exc.type, exc.message
             if isinstance(exc, UpstreamAccountError):
                 self._alarm.refused(exc.reason)
             raise
         except asyncio.CancelledError:
-            status, error_type, cancelled = 499, "cancelled", True
+            status, error_type, cancelled, error_message = 499, "cancelled", True, "The client went away"
             raise
         finally:
             if not handed_to_stream:
-                self._settler.finish(call, status=status, error_type=error_type, usages=usages, cancelled=cancelled)
+                self._settler.finish(call, status=status, error_type=error_type, usages=usages, cancelled=cancelled,
+                                     error_message=error_message)
 
     def _respond(self, api: ApiAdapter, call: Call, outcomes: list[Outcome[Answer]]) -> Response:
         first = outcomes[0]
         served = first.value.served
         model = served.model or first.model_used
-        self._settler.finish(call, status=200, usages=[o.value.usage for o in outcomes],
-                             served=Served(model, served.provider, served.generation_id))
+        call.record.model_served = first.model_used  # unless the answer names the model that served it
+        self._settler.finish(call, status=200, usages=[o.value.usage for o in outcomes], served=served,
+                             outputs=[output for o in outcomes for output in o.value.outputs])
         headers = call.response_headers()
         headers["x-gateway-cost-usd"] = cost_header(call.record.cost_usd)
         headers["x-gateway-model-served"] = model
@@ -180,7 +185,7 @@ class Pipeline:
         if generation_id:
             headers["x-generation-id"] = generation_id
         end = _StreamEnd(call, self._settler, estimate, generation_id, self._alarm)
-        trackers = api.trackers(body, len(streams))
+        trackers = api.trackers(body, len(streams), capture_output=call.capture.output)
         if len(streams) == 1:
             relay = relay_stream(first.value, trackers[0], deadline, end, self._drain)
         else:

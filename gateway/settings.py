@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     # How long a written request id is remembered so a replayed (spooled) record is never appended twice.
     ledger_dedupe_ttl_s: float = 900.0
     ledger_capture_prompts: bool = False
+    # The global default for keeping answers' text in records (orgs, tasks and requests may opt in too).
+    ledger_capture_outputs: bool = False
+    # Captured prompt and output texts are cut to this many characters each (the cut is marked in the text).
+    ledger_capture_max_chars: int = Field(default=20_000, gt=0)
     # How long a stream cut before its usage chunk waits for OpenRouter's `/generation` record before it is
     # settled with an estimate instead (0 = never look it up).
     reconcile_timeout_s: float = 10.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +11,7 @@ import structlog
 
 from gateway.background import BackgroundTasks
 from gateway.limits.limiter import Limiter, Ticket
+from gateway.metering.capture import Capture, ChoiceOutput, choice_entries
 from gateway.metering.ledger import Ledger
 from gateway.metering.record import LedgerRecord
 from gateway.metering.tracing import CallTracer
@@ -43,6 +44,8 @@ class Call:
     finished: bool = False
     trace_headers: Mapping[str, str] | None = None  # the caller's W3C trace context, when tracing is on
     upstream_headers: Mapping[str, str] | None = None  # the app's own attribution, when it may replace the gateway's
+    capture: Capture = field(default_factory=Capture)  # which texts the record keeps (policy, settings, header)
+    prompt: Any = None  # the prompt as the record read it: masked out of an error message unless it is captured
 
     def response_headers(self) -> dict[str, str]:
         headers = {"x-gateway-model-requested": self.route.requested, "x-gateway-model-routed": self.route.models[0]}
@@ -66,6 +69,7 @@ class Served:
     model: str | None = None
     provider: str | None = None
     generation_id: str | None = None
+    system_fingerprint: str | None = None
 
 
 def _histories(attempts: list[Attempt]) -> list[list[Attempt]]:
@@ -134,11 +138,14 @@ class Settler:
         error_type: str | None = None,
         estimated_cost_usd: float = 0.0,
         cancelled: bool = False,
+        error_message: str | None = None,
+        outputs: Sequence[ChoiceOutput] = (),
     ) -> None:
         """Ends an admitted call, however it ended (success, error, client gone); later calls are no-ops.
 
         `usages` has one entry per upstream response (choice), None where a stream ended without usage;
-        `estimated_cost_usd` is what those cut streams are estimated to have cost.
+        `estimated_cost_usd` is what those cut streams are estimated to have cost; `outputs` has one entry per
+        choice answered (its finish reason, and its text when the call captures output).
         """
         if call.finished:
             return
@@ -153,6 +160,10 @@ class Settler:
         record.status, record.error_type, record.cancelled = status, error_type, cancelled
         record.model_served = served.model or record.model_served
         record.provider, record.generation_id = served.provider, served.generation_id
+        record.model_version, record.system_fingerprint = served.model, served.system_fingerprint
+        record.fail(error_message, None if call.capture.prompt else call.prompt)
+        if outputs:
+            record.choices = choice_entries(outputs, record.seed, call.capture)
         histories = _histories(call.attempts)
         record.retries = sum(count_retries(history) for history in histories)
         record.fallbacks = sum(count_fallbacks(history) for history in histories)

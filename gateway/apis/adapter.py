@@ -14,6 +14,7 @@ import httpx
 
 from gateway.estimate import CostEstimate
 from gateway.front import Routed
+from gateway.metering.capture import ChoiceOutput
 from gateway.settlement import Served
 from gateway.streaming.relay import StreamMerger, StreamTracker
 
@@ -26,6 +27,7 @@ class Answer:
     parsed: dict[str, Any]
     usage: Mapping[str, Any] | None  # in the chat shape the ledger reads (prompt/completion tokens, cost)
     served: Served
+    outputs: tuple[ChoiceOutput, ...] = ()  # per choice: finish reason, and text when the call captures output
 
 
 class ApiAdapter(Protocol):
@@ -52,14 +54,14 @@ class ApiAdapter(Protocol):
     def shape_upstream(self, body: dict[str, Any], routed: Routed) -> None:
         """Last changes to the body before it goes upstream (after it was recorded and admitted)."""
 
-    def read_answer(self, response: httpx.Response, estimate: CostEstimate) -> Answer:
+    def read_answer(self, response: httpx.Response, estimate: CostEstimate, capture_output: bool = False) -> Answer:
         """A JSON answer, or the GatewayError it really carries (an error status, or an error inside a 200)."""
 
     def merge(self, answers: Sequence[Answer]) -> bytes:
         """The client's body for the answers of `copies` upstream calls (one, unless chat's n > 1)."""
 
-    def trackers(self, body: Mapping[str, Any], copies: int) -> Sequence[StreamTracker]:
-        """One stream tracker per upstream stream."""
+    def trackers(self, body: Mapping[str, Any], copies: int, capture_output: bool = False) -> Sequence[StreamTracker]:
+        """One stream tracker per upstream stream; with `capture_output` they also keep the answer's text."""
 
     def merger(self, body: Mapping[str, Any]) -> StreamMerger:
         """What closes `copies` > 1 interleaved streams."""

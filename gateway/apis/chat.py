@@ -12,6 +12,7 @@ import orjson
 from gateway.apis.adapter import Answer
 from gateway.estimate import CostEstimate, estimate_prompt_tokens, plan_completion, route_price
 from gateway.front import Routed
+from gateway.metering.capture import chat_choice_output
 from gateway.policy.context import enforce_context
 from gateway.settlement import Served
 from gateway.streaming.merge import StreamMerger, sum_usage
@@ -56,13 +57,18 @@ class ChatCompletionsApi:
         if routed.policy.document.upstream_fallbacks == "native" and len(route.models) > 1 and "models" not in body:
             body["models"] = list(route.models[1:])  # let OpenRouter walk the fallbacks itself
 
-    def read_answer(self, response: httpx.Response, estimate: CostEstimate) -> Answer:
+    def read_answer(self, response: httpx.Response, estimate: CostEstimate, capture_output: bool = False) -> Answer:
         completion = read_completion(response)
         parsed = completion.parsed
-        served = Served(parsed.get("model"), parsed.get("provider"), completion.generation_id)
+        fingerprint = parsed.get("system_fingerprint")
+        served = Served(parsed.get("model"), parsed.get("provider"), completion.generation_id,
+                        fingerprint if isinstance(fingerprint, str) else None)
+        choices = parsed.get("choices")
+        outputs = tuple(chat_choice_output(choice, capture_output) for choice in choices) if isinstance(
+            choices, list) else ()
         # A tool call without `arguments` (OpenRouter sends that) breaks OpenAI clients: give it "{}".
         body = orjson.dumps(parsed) if fill_missing_arguments(parsed) else completion.body
-        return Answer(body, parsed, completion.usage, served)
+        return Answer(body, parsed, completion.usage, served, outputs)
 
     def merge(self, answers: Sequence[Answer]) -> bytes:
         """n > 1: one response whose choices are indexed 0..n-1 and whose usage and cost are summed."""
@@ -76,12 +82,15 @@ class ChatCompletionsApi:
             merged["usage"] = sum_usage(usages)
         return orjson.dumps(merged)
 
-    def trackers(self, body: Mapping[str, Any], copies: int) -> Sequence[ChatStreamNormalizer]:
+    def trackers(
+        self, body: Mapping[str, Any], copies: int, capture_output: bool = False
+    ) -> Sequence[ChatStreamNormalizer]:
         include_usage = _include_usage(body)
         if copies == 1:
-            return [ChatStreamNormalizer(include_usage=include_usage)]
+            return [ChatStreamNormalizer(include_usage=include_usage, capture_output=capture_output)]
         shared_id = f"chatcmpl-{uuid.uuid4().hex}"
-        return [ChatStreamNormalizer(include_usage=False, choice_index=i, response_id=shared_id, emit_terminal=False)
+        return [ChatStreamNormalizer(include_usage=False, choice_index=i, response_id=shared_id, emit_terminal=False,
+                                     capture_output=capture_output)
                 for i in range(copies)]
 
     def merger(self, body: Mapping[str, Any]) -> StreamMerger:

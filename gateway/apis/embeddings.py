@@ -90,7 +90,7 @@ class EmbeddingsApi:
     def shape_upstream(self, body: dict[str, Any], routed: Routed) -> None:
         """The body goes as the client sent it, with the routed model."""
 
-    def read_answer(self, response: httpx.Response, estimate: CostEstimate) -> Answer:
+    def read_answer(self, response: httpx.Response, estimate: CostEstimate, capture_output: bool = False) -> Answer:
         parsed = json_object_or_error(response)
         usage = _usage(parsed, estimate)
         content = response.content
@@ -103,7 +103,7 @@ class EmbeddingsApi:
     def merge(self, answers: Sequence[Answer]) -> bytes:
         return answers[0].body
 
-    def trackers(self, body: Mapping[str, Any], copies: int) -> Sequence[StreamTracker]:
+    def trackers(self, body: Mapping[str, Any], copies: int, capture_output: bool = False) -> Sequence[StreamTracker]:
         raise InvalidRequestError(_NO_STREAM, param="stream")
 
     def merger(self, body: Mapping[str, Any]) -> StreamMerger:

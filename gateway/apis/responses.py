@@ -13,6 +13,7 @@ from gateway.apis.adapter import Answer
 from gateway.errors import InvalidRequestError, UpstreamError
 from gateway.estimate import CHARS_PER_TOKEN, CostEstimate, plan_completion, route_price
 from gateway.front import Routed
+from gateway.metering.capture import responses_output
 from gateway.policy.context import enforce_context
 from gateway.policy.policy import Route
 from gateway.settlement import Served
@@ -90,20 +91,23 @@ class ResponsesApi:
     def shape_upstream(self, body: dict[str, Any], routed: Routed) -> None:
         """The body goes as the client sent it, after the policy's params."""
 
-    def read_answer(self, response: httpx.Response, estimate: CostEstimate) -> Answer:
+    def read_answer(self, response: httpx.Response, estimate: CostEstimate, capture_output: bool = False) -> Answer:
         parsed = json_object_or_error(response, payload_key="output")
         if parsed.get("status") == "failed":
             error = parsed.get("error") or {}
             raise UpstreamError(str(error.get("message") or "The response failed upstream"),
                                 code=str(error.get("code") or "upstream_error"))
         served = Served(parsed.get("model"), parsed.get("provider"), parsed.get("id"))
-        return Answer(response.content, parsed, chat_usage(parsed.get("usage")), served)
+        return Answer(response.content, parsed, chat_usage(parsed.get("usage")), served,
+                      (responses_output(parsed, capture_output),))
 
     def merge(self, answers: Sequence[Answer]) -> bytes:
         return answers[0].body
 
-    def trackers(self, body: Mapping[str, Any], copies: int) -> Sequence[ResponsesStreamTracker]:
-        return [ResponsesStreamTracker() for _ in range(copies)]
+    def trackers(
+        self, body: Mapping[str, Any], copies: int, capture_output: bool = False
+    ) -> Sequence[ResponsesStreamTracker]:
+        return [ResponsesStreamTracker(capture_output=capture_output) for _ in range(copies)]
 
     def merger(self, body: Mapping[str, Any]) -> StreamMerger:
         """Never asked for (one stream per Responses call); the chat merger would close it in the wrong shape."""

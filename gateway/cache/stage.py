@@ -18,6 +18,7 @@ from gateway.cache.replay import replay_chat_stream
 from gateway.cache.store import CacheStore
 from gateway.errors import GatewayError
 from gateway.front import Front, Routed
+from gateway.metering.capture import chat_choice_output, choice_entries
 from gateway.settlement import Call, Served, Settler
 from gateway.streaming.frames import SSE_HEADERS
 
@@ -79,8 +80,13 @@ class CacheStage:
         self, request: Request, routed: Routed, body: dict[str, Any], content: bytes, started_at: float, endpoint: str
     ) -> Response:
         parsed = orjson.loads(content)
-        record, fields = self._front.start_record(request, routed, body)
+        capture = self._front.capture(request, routed)
+        record, fields = self._front.start_record(request, routed, body, endpoint, capture)
         served = Served(parsed.get("model"), parsed.get("provider"), parsed.get("id"))
+        record.model_version = served.model
+        choices = parsed.get("choices") if isinstance(parsed.get("choices"), list) else []
+        record.choices = choice_entries([chat_choice_output(choice, capture.output) for choice in choices],
+                                        record.seed, capture) or None
         self._settler.record_hit(record, fields, started_at=started_at, endpoint=endpoint, served=served,
                                  trace_headers=self._front.trace_headers(request))
         route = routed.route

@@ -31,7 +31,7 @@ def encode_command(args: tuple[Arg, ...]) -> bytes:
     return cast(bytes, hiredis.pack_command(args))
 
 
-def _reply_error(error: hiredis.ReplyError) -> redis_errors.ResponseError:
+def _reply_error(error: hiredis.ReplyError) -> redis_errors.RedisError:
     message = str(error)
     if message.startswith("NOSCRIPT"):
         return redis_errors.NoScriptError(message)
@@ -39,6 +39,11 @@ def _reply_error(error: hiredis.ReplyError) -> redis_errors.ResponseError:
         return redis_errors.TryAgainError(message)
     if message.startswith("CLUSTERDOWN"):  # a cluster without a quorum is a store that is down, as with redis-py
         return redis_errors.ClusterDownError(message)
+    if message.startswith("LOADING"):
+        # A Redis restarting from its AOF or RDB answers LOADING for a while: the store is not there yet, as redis-py
+        # says too (BusyLoadingError is a ConnectionError). As a plain ResponseError it escaped the store-down
+        # handling, so a settlement finishing then was neither applied nor spooled.
+        return redis_errors.BusyLoadingError(message)
     return redis_errors.ResponseError(message)
 
 

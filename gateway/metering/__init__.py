@@ -3,7 +3,7 @@
 from gateway.metering.export import ExportFormat, export_records, import_records
 from gateway.metering.jsonl_ledger import JsonlLedger
 from gateway.metering.ledger import ErrorHook, FanoutLedger, Ledger, MemoryLedger
-from gateway.metering.record import LedgerRecord, TokenUsage, prompt_hash, utc_timestamp
+from gateway.metering.record import LedgerRecord, TokenUsage, messages_hash, prompt_hash, utc_timestamp
 from gateway.metering.redis_ledger import RedisStreamLedger
 from gateway.metering.tags import parse_tags
 
@@ -19,6 +19,7 @@ __all__ = [
     "TokenUsage",
     "export_records",
     "import_records",
+    "messages_hash",
     "parse_tags",
     "prompt_hash",
     "utc_timestamp",

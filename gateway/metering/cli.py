@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -21,6 +21,7 @@ from redis import exceptions as redis_errors
 from gateway.admin.connection import COMMAND_TIMEOUT_S, CONNECT_TIMEOUT_S, redacted
 from gateway.admin.table import Column, format_usd, render_table
 from gateway.metering.export import export_records
+from gateway.metering.filters import parse_since, parse_tag_filter
 from gateway.metering.jsonl_files import RotatingJsonlFile
 from gateway.metering.ledger import newest
 from gateway.metering.record import LedgerRecord
@@ -59,12 +60,18 @@ class CommandError(Exception):
 def since_argument(text: str) -> datetime:
     """ISO 8601 date or date-time; without a zone it is UTC (the ledger's timestamps are UTC)."""
     try:
-        moment = datetime.fromisoformat(text.strip())
+        return parse_since(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected an ISO 8601 date or time, e.g. 2025-06-18 or 2025-06-18T12:00:00Z, got {text!r}"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def tag_argument(text: str) -> tuple[str, str]:
+    try:
+        return parse_tag_filter(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _limit_argument(text: str) -> int:
@@ -86,7 +93,7 @@ async def _read_redis(url: str, cluster: bool, stream_key: str, args: argparse.N
         raise CommandError(f"error: REDIS_URL {redacted(url)!r} is not a usable Redis URL: {exc}") from exc
     try:
         return await RedisStreamLedger(client, stream_key=stream_key).read(org=args.org, since=args.since,
-                                                                          limit=args.limit)
+                                                                          limit=args.limit, tags=_tags(args))
     except (redis_errors.RedisError, OSError) as exc:
         raise CommandError(f"error: cannot read the ledger from Redis at {redacted(url)}: {exc}", code=1) from exc
     finally:
@@ -97,7 +104,11 @@ def _read_directory(directory: Path, args: argparse.Namespace) -> list[LedgerRec
     if not directory.is_dir():
         raise CommandError(f"error: ledger directory {str(directory)!r} does not exist")
     ledger_file = RotatingJsonlFile(directory)
-    return newest(ledger_file.records(), args.org, args.since, args.limit)
+    return newest(ledger_file.records(), args.org, args.since, args.limit, _tags(args))
+
+
+def _tags(args: argparse.Namespace) -> dict[str, str]:
+    return dict(getattr(args, "tag", None) or ())
 
 
 def read_calls(args: argparse.Namespace) -> list[LedgerRecord]:
@@ -167,6 +178,8 @@ def add_calls_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--org", help="only this org's calls")
     parser.add_argument("--since", type=since_argument, metavar="ISO",
                         help="only calls started at or after this UTC date/time (e.g. 2025-06-18T12:00Z)")
+    parser.add_argument("--tag", type=tag_argument, action="append", metavar="KEY=VALUE",
+                        help="only calls tagged KEY=VALUE (repeatable: every tag must match)")
     parser.add_argument("--limit", type=_limit_argument, default=DEFAULT_LIMIT, metavar="N",
                         help=f"the newest N matching calls, listed oldest first (default {DEFAULT_LIMIT})")
     parser.add_argument("--format", choices=FORMATS, default="table",

@@ -14,14 +14,14 @@ from gateway.metering.record import FIELD_NAMES, LedgerRecord
 ExportFormat = Literal["csv", "jsonl"]
 
 # CSV cells are text; these say how to turn each non-text column back into its type on import.
-_JSON_COLUMNS = frozenset({"stop", "tags"})
+_JSON_COLUMNS = frozenset({"stop", "tags", "choices"})
 _INT_COLUMNS = frozenset({"max_tokens", "seed", "n", "prompt_tokens", "completion_tokens", "reasoning_tokens",
                           "cached_tokens", "retries", "fallbacks", "status"})
 _FLOAT_COLUMNS = frozenset({"temperature", "top_p", "cost_usd", "latency_ms", "ttft_ms"})
-_BOOL_COLUMNS = frozenset({"stream", "cancelled"})
+_BOOL_COLUMNS = frozenset({"stream", "cancelled", "prompt_truncated"})
 # Empty text in these is "", not None: they are never absent from a record.
 _REQUIRED_TEXT = frozenset({"request_id", "timestamp", "org", "subject", "model_requested", "model_routed",
-                            "prompt_sha256"})
+                            "endpoint", "prompt_sha256", "messages_sha256"})
 
 
 def _cell(name: str, value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -92,9 +93,11 @@ class JsonlLedger:
         if self._writer is not None and not self._writer.done():
             await self._queue.join()
 
-    async def read(self, *, org: str | None, since: datetime | None, limit: int) -> list[LedgerRecord]:
+    async def read(
+        self, *, org: str | None, since: datetime | None, limit: int, tags: Mapping[str, str] | None = None
+    ) -> list[LedgerRecord]:
         await self.flush()
-        return await asyncio.to_thread(lambda: newest(self._file.records(), org, since, limit))
+        return await asyncio.to_thread(lambda: newest(self._file.records(), org, since, limit, tags))
 
     async def replay_spool(self) -> int:
         return 0  # the files are the local disk a spool would be on: nothing to spool them to

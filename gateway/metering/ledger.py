@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -18,8 +18,10 @@ class Ledger(Protocol):
     async def append(self, record: LedgerRecord) -> None:
         """Store a record. Never raises: the request path calls this from `finally`."""
 
-    async def read(self, *, org: str | None, since: datetime | None, limit: int) -> list[LedgerRecord]:
-        """The newest `limit` records matching `org` and `timestamp >= since`, oldest first."""
+    async def read(
+        self, *, org: str | None, since: datetime | None, limit: int, tags: Mapping[str, str] | None = None
+    ) -> list[LedgerRecord]:
+        """The newest `limit` records matching `org`, `timestamp >= since` and every tag in `tags`, oldest first."""
         ...
 
     async def replay_spool(self) -> int:
@@ -34,18 +36,25 @@ def ignore_error() -> None:
     """Default ErrorHook, for ledgers built without metrics (tests, CLI)."""
 
 
-def matches(record: LedgerRecord, org: str | None, since: datetime | None) -> bool:
+def matches(
+    record: LedgerRecord, org: str | None, since: datetime | None, tags: Mapping[str, str] | None = None
+) -> bool:
     if org is not None and record.org != org:
+        return False
+    if tags and any(record.tags.get(key) != value for key, value in tags.items()):
         return False
     return since is None or record.moment() >= since
 
 
-def newest(records: Iterable[LedgerRecord], org: str | None, since: datetime | None, limit: int) -> list[LedgerRecord]:
+def newest(
+    records: Iterable[LedgerRecord], org: str | None, since: datetime | None, limit: int,
+    tags: Mapping[str, str] | None = None,
+) -> list[LedgerRecord]:
     """Filter records given oldest first, keeping the last `limit`, in memory proportional to `limit`."""
     if limit <= 0:
         return []
     kept: deque[LedgerRecord] = deque(maxlen=limit)
-    kept.extend(record for record in records if matches(record, org, since))
+    kept.extend(record for record in records if matches(record, org, since, tags))
     return list(kept)
 
 
@@ -58,8 +67,10 @@ class MemoryLedger:
     async def append(self, record: LedgerRecord) -> None:
         self._records.append(record)
 
-    async def read(self, *, org: str | None, since: datetime | None, limit: int) -> list[LedgerRecord]:
-        return newest(self._records, org, since, limit)
+    async def read(
+        self, *, org: str | None, since: datetime | None, limit: int, tags: Mapping[str, str] | None = None
+    ) -> list[LedgerRecord]:
+        return newest(self._records, org, since, limit, tags)
 
     async def replay_spool(self) -> int:
         return 0  # appends cannot fail, so nothing is ever spooled
@@ -80,8 +91,10 @@ class FanoutLedger:
         # Each ledger swallows and counts its own failures, so one slow or broken sink cannot stop the others.
         await asyncio.gather(*(ledger.append(record) for ledger in self._ledgers))
 
-    async def read(self, *, org: str | None, since: datetime | None, limit: int) -> list[LedgerRecord]:
-        return await self._ledgers[0].read(org=org, since=since, limit=limit)
+    async def read(
+        self, *, org: str | None, since: datetime | None, limit: int, tags: Mapping[str, str] | None = None
+    ) -> list[LedgerRecord]:
+        return await self._ledgers[0].read(org=org, since=since, limit=limit, tags=tags)
 
     async def replay_spool(self) -> int:
         return sum([await ledger.replay_spool() for ledger in self._ledgers])

@@ -19,9 +19,12 @@ from typing import Any, Literal
 import orjson
 
 from gateway.log import might_hold_secret, redact_text
+from gateway.metering.capture import ERROR_MESSAGE_MAX_CHARS, Capture, capped, prompt_text
 from gateway.metering.tags import parse_tags
 
 _INT64 = 2**63
+PROMPT_MASK = "[prompt]"
+PROMPT_ECHO_MIN_CHARS = 8  # shorter prompt lines ("hi", "ok") would mask ordinary words of an error message
 CostSource = Literal["usage", "generation", "estimate"]
 
 
@@ -43,8 +46,14 @@ def canonical_messages(messages: object) -> bytes:
     return orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
 
 
-def prompt_hash(messages: object) -> str:
+def messages_hash(messages: object) -> str:
+    """`messages_sha256`: SHA-256 of the key-sorted messages JSON (roles, names, tool calls and all)."""
     return hashlib.sha256(canonical_messages(messages)).hexdigest()
+
+
+def prompt_hash(prompt: object) -> str:
+    """`prompt_sha256`: SHA-256 of the prompt's text (see `capture.prompt_text`), UTF-8 encoded."""
+    return hashlib.sha256(prompt_text(prompt).encode()).hexdigest()
 
 
 def _int(value: object) -> int:
@@ -114,7 +123,10 @@ class LedgerRecord:
     task: str | None
     model_requested: str
     model_routed: str
+    endpoint: str = "chat.completions"  # the API: "chat.completions", "responses" or "embeddings"
     model_served: str | None = None
+    model_version: str | None = None  # the `model` the upstream's answer named (None if it named none)
+    system_fingerprint: str | None = None
     provider: str | None = None
     generation_id: str | None = None
     temperature: float | None = None
@@ -123,7 +135,8 @@ class LedgerRecord:
     seed: int | None = None
     n: int = 1
     stop: list[str] | None = None
-    prompt_sha256: str = ""
+    prompt_sha256: str = ""  # SHA-256 of the prompt text
+    messages_sha256: str = ""  # SHA-256 of the key-sorted messages JSON
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
@@ -138,11 +151,15 @@ class LedgerRecord:
     fallbacks: int = 0
     status: int = 0
     error_type: str | None = None
+    error_message: str | None = None
     stream: bool = False
     cancelled: bool = False
     cache: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     prompt: str | None = None
+    prompt_truncated: bool = False
+    # One entry per choice: index, finish_reason, seed (the seed that copy was sent with), text when captured.
+    choices: list[dict[str, Any]] | None = None
 
     def scrub(self) -> None:
         """Mask tokens, keys and JWTs in every client-influenced string (idempotent; cheap when there are none)."""
@@ -152,6 +169,8 @@ class LedgerRecord:
             text += "\n".join(self.stop)
         if self.tags:
             text += "\n".join(self.tags) + "\n".join(self.tags.values())
+        if self.choices:
+            text += "\n".join(str(choice.get("text") or "") for choice in self.choices)
         if not might_hold_secret(text):
             return
         for name in _SCRUBBED_FIELDS:
@@ -162,6 +181,9 @@ class LedgerRecord:
             self.stop = [redact_text(item) for item in self.stop]
         if self.tags and any(might_hold_secret(key + value) for key, value in self.tags.items()):
             self.tags = {redact_text(key): redact_text(value) for key, value in self.tags.items()}
+        if self.choices:
+            self.choices = [{**choice, "text": redact_text(choice["text"])} if isinstance(choice.get("text"), str)
+                            else choice for choice in self.choices]
 
     @classmethod
     def start(
@@ -176,15 +198,21 @@ class LedgerRecord:
         body: Mapping[str, Any],
         tags_header: str | None = None,
         capture_prompt: bool = False,
+        capture: Capture | None = None,
+        endpoint: str = "chat.completions",
         now: datetime | None = None,
     ) -> LedgerRecord:
         """A record for a call about to go upstream, from the parsed request body (never its headers).
 
-        The prompt text is kept only when `capture_prompt` is set; it is the exact canonical JSON that was hashed,
-        so `sha256(prompt) == prompt_sha256` and a researcher can check one against the other (unless a token or
-        key in it was masked: the hash is always of what was sent).
+        The prompt text is kept only when capture asks for it (`capture`, or `capture_prompt` alone); it is the
+        exact text that was hashed, so `sha256(prompt) == prompt_sha256` and a researcher can check one against the
+        other (unless it was cut to the size cap, which `prompt_truncated` says, or a token or key in it was masked:
+        the hash is always of what was sent).
         """
-        canonical = canonical_messages(body.get("messages"))
+        messages = body.get("messages")
+        text = prompt_text(messages)
+        keep = capture.prompt if capture is not None else capture_prompt
+        kept, truncated = capped(text, capture.max_chars) if keep and capture is not None else (text, False)
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
         record = cls(
             request_id=request_id,
@@ -194,16 +222,19 @@ class LedgerRecord:
             task=task,
             model_requested=model_requested,
             model_routed=model_routed,
+            endpoint=endpoint,
             temperature=_optional_float(body.get("temperature")),
             top_p=_optional_float(body.get("top_p")),
             max_tokens=_optional_int(max_tokens),
             seed=_optional_int(body.get("seed")),
             n=_optional_int(body.get("n")) or 1,
             stop=_stop(body.get("stop")),
-            prompt_sha256=hashlib.sha256(canonical).hexdigest(),
+            prompt_sha256=hashlib.sha256(text.encode()).hexdigest(),
+            messages_sha256=hashlib.sha256(canonical_messages(messages)).hexdigest(),
             stream=bool(body.get("stream")),
             tags=parse_tags(body.get("metadata"), tags_header),
-            prompt=canonical.decode() if capture_prompt else None,
+            prompt=kept if keep else None,
+            prompt_truncated=truncated,
         )
         record.scrub()
         return record
@@ -216,6 +247,20 @@ class LedgerRecord:
         self.reasoning_tokens += figures.reasoning
         self.cached_tokens += figures.cached
         self.cost_usd = round(self.cost_usd + figures.cost_usd, 10)
+
+    def fail(self, message: str | None, prompt: object = None) -> None:
+        """Keep a failed call's error message: secrets masked, cut to a bounded length.
+
+        An upstream's message may quote the input (a provider's raw error); when the prompt is not captured, any
+        of `prompt`'s text found in the message is masked too, so the record does not keep it that way.
+        """
+        if not message:
+            return
+        if prompt is not None:
+            for segment in sorted(prompt_text(prompt).split("\n"), key=len, reverse=True):
+                if len(segment.strip()) >= PROMPT_ECHO_MIN_CHARS and segment in message:
+                    message = message.replace(segment, PROMPT_MASK)
+        self.error_message = capped(redact_text(message), ERROR_MESSAGE_MAX_CHARS)[0]
 
     def to_json(self) -> bytes:
         self.scrub()  # fields filled in after `start` (the model that served, its provider) get the same rules
@@ -236,6 +281,7 @@ class LedgerRecord:
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(LedgerRecord))
-_SCRUBBED_FIELDS = ("request_id", "org", "subject", "task", "model_requested", "model_routed", "model_served",
-                    "provider", "generation_id", "error_type", "cache", "prompt")
+_SCRUBBED_FIELDS = ("request_id", "org", "subject", "task", "model_requested", "model_routed", "endpoint",
+                    "model_served", "model_version", "system_fingerprint", "provider", "generation_id", "error_type",
+                    "error_message", "cache", "prompt")
 _scrubbed_values = operator.attrgetter(*_SCRUBBED_FIELDS)

@@ -8,7 +8,7 @@ whose XADD ran just before the connection died) is never appended twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -160,7 +160,9 @@ class RedisStreamLedger:
                 replayed += len(chunk)
         return replayed
 
-    async def read(self, *, org: str | None, since: datetime | None, limit: int) -> list[LedgerRecord]:
+    async def read(
+        self, *, org: str | None, since: datetime | None, limit: int, tags: Mapping[str, str] | None = None
+    ) -> list[LedgerRecord]:
         """Raises redis errors: this is an admin read, and an empty answer would be mistaken for no spend."""
         if limit <= 0:
             return []
@@ -171,7 +173,7 @@ class RedisStreamLedger:
             entries = await self._redis.xrevrange(self._key, max=upper, min=lowest, count=self._batch)
             for _, fields in entries:
                 record = _decode(fields)
-                if record is not None and matches(record, org, since):
+                if record is not None and matches(record, org, since, tags):
                     found.append(record)
                     if len(found) == limit:
                         break

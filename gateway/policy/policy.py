@@ -60,6 +60,13 @@ class Policy:
     def org_settings(self, org: str) -> OrgSettings:
         return self._compiled.org_settings.get(org, self._compiled.default_settings)
 
+    def capture_for(self, org: str, task: str | None) -> frozenset[str]:
+        """The texts the org's and the task's policy ask call records to keep ("prompt", "output")."""
+        document = self.document
+        org_policy = document.orgs.get(org)
+        task_policy = document.tasks.get(task) if task is not None else None
+        return frozenset((org_policy.capture if org_policy else []) + (task_policy.capture if task_policy else []))
+
     def resolve(self, model: str | None, org: str) -> Route:
         if not isinstance(model, str) or not model.strip():
             raise InvalidRequestError("You must provide a model parameter", param="model")

@@ -16,6 +16,7 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
 UnpricedModels = Literal["ceiling", "refuse"]
+CapturePart = Literal["prompt", "output"]  # texts a call record keeps (opt-in; see gateway.metering.capture)
 
 # The gateway owns these request fields; a task setting them would silently break routing.
 RESERVED_PARAMS = frozenset({"model", "models", "messages"})
@@ -66,6 +67,7 @@ class TaskPolicy(_Section):
     access: AccessPolicy | None = None
     # Keys given here replace the global `retry:` section's for this task (a class section as a whole).
     retry: RetryPolicy | None = None
+    capture: list[CapturePart] = []
 
     _params_check = field_validator("params")(_check_params)
 
@@ -142,6 +144,7 @@ class OrgPolicy(_Section):
     unpriced_models: UnpricedModels = "ceiling"
     tasks: dict[str, TaskOverride] = {}
     cache: CachePolicy | None = None
+    capture: list[CapturePart] = []
 
     _cap_check = field_validator("max_completion_tokens", mode="before")(_no_null_cap)
 

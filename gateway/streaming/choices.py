@@ -17,10 +17,13 @@ _TEXT_FIELDS = ("content", "reasoning", "refusal")
 class ChoiceRewriter:
     """Remembers which choices and tool calls have started; rewrites each choice in place."""
 
-    __slots__ = ("_argument_chars", "_index", "_started", "_tools_started", "completion_chars", "finish_reasons")
+    __slots__ = ("_argument_chars", "_index", "_started", "_tools_started", "completion_chars", "finish_reasons",
+                 "texts")
 
-    def __init__(self, choice_index: int | None = None) -> None:
+    def __init__(self, choice_index: int | None = None, *, capture: bool = False) -> None:
         self._index = choice_index
+        # The content deltas, kept only when the call captures output (otherwise one None check per chunk).
+        self.texts: list[str] | None = [] if capture else None
         self._started: set[int] = set()
         self._tools_started: set[tuple[int, int]] = set()
         # Argument characters seen per tool call: a call that ends with none gets "{}" (gateway.tool_arguments).
@@ -42,6 +45,8 @@ class ChoiceRewriter:
             if isinstance(tool_calls, list):
                 changed |= self._rewrite_tool_calls(index, tool_calls)
             self.completion_chars += _text_length(delta)
+            if self.texts is not None and isinstance(delta.get("content"), str):
+                self.texts.append(delta["content"])
         reason = choice.get("finish_reason")
         if isinstance(reason, str):
             self.finish_reasons[index] = reason

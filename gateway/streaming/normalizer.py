@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import GatewayError, UpstreamError
+from gateway.metering.capture import ChoiceOutput
 from gateway.streaming.choices import ChoiceRewriter, is_empty_choice
 from gateway.streaming.frames import (
     DONE_FRAME,
@@ -49,12 +50,13 @@ class ChatStreamNormalizer:
         choice_index: int | None = None,
         response_id: str | None = None,
         emit_terminal: bool = True,
+        capture_output: bool = False,
     ) -> None:
         self._include_usage = include_usage
         self._response_id = response_id
         self._emit_terminal = emit_terminal
         self._parser = SSEParser()
-        self._choices = ChoiceRewriter(choice_index)
+        self._choices = ChoiceRewriter(choice_index, capture=capture_output)
         # Identity of the response, repeated in the usage chunk we write ourselves.
         self._head: dict[str, Any] = {}
         self._closed = False  # after [DONE], an error event, or finish(): nothing more goes out
@@ -74,6 +76,16 @@ class ChatStreamNormalizer:
     @property
     def completion_chars(self) -> int:
         return self._choices.completion_chars
+
+    @property
+    def system_fingerprint(self) -> str | None:
+        return _text(self._head.get("system_fingerprint"))
+
+    def choice_output(self) -> ChoiceOutput:
+        """The (one) choice's finish reason, and its text when output capture is on."""
+        reasons = self._choices.finish_reasons
+        texts = self._choices.texts
+        return ChoiceOutput(next(iter(reasons.values()), None), "".join(texts) if texts is not None else None)
 
     def feed(self, data: bytes) -> bytes:
         """Raw upstream bytes in; the bytes to send to the client now (often b"")."""

@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from gateway.streaming.drain import SHUTDOWN_CODE, SHUTDOWN_MESSAGE, StreamDrain
+
+if TYPE_CHECKING:
+    from gateway.metering.capture import ChoiceOutput
 
 STALLED_MESSAGE = "The upstream stream stalled past the gateway's timeout"
 CUT_MESSAGE = "The upstream connection closed mid-stream"
@@ -29,10 +32,14 @@ class StreamTracker(Protocol):
     model: str | None
     provider: str | None
     generation_id: str | None
+    system_fingerprint: str | None
     done: bool  # the upstream's terminal event was seen: stop reading
 
     @property
     def completion_chars(self) -> int: ...
+
+    def choice_output(self) -> ChoiceOutput:
+        """How the stream's choice ended, and its text if the tracker was asked to keep it."""
 
     def feed(self, data: bytes) -> bytes:
         """Raw upstream bytes in; the bytes to send to the client now (often b"")."""

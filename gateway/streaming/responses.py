@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import UpstreamError
+from gateway.metering.capture import ChoiceOutput
 from gateway.streaming.frames import TRUNCATED_CODE, TRUNCATED_MESSAGE, responses_error_frame
 from gateway.streaming.sse import SSEParser
 
@@ -36,8 +37,11 @@ def chat_usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:
 class ResponsesStreamTracker:
     """A `gateway.streaming.relay.StreamTracker` for Responses streams: relays bytes as they came, reads metering."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, capture_output: bool = False) -> None:
         self._parser = SSEParser()
+        self._texts: list[str] | None = [] if capture_output else None
+        self._status: str | None = None
+        self.system_fingerprint: str | None = None  # not part of Responses answers
         self.usage: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
         self.generation_id: str | None = None
@@ -46,6 +50,10 @@ class ResponsesStreamTracker:
         self.done = False
         self.completion_chars = 0
         self._sequence = -1
+
+    def choice_output(self) -> ChoiceOutput:
+        """The response's last status as its finish reason, and its text when output capture is on."""
+        return ChoiceOutput(self._status, "".join(self._texts) if self._texts is not None else None)
 
     def feed(self, data: bytes) -> bytes:
         """The bytes to relay (unchanged); state is updated from every complete event in them."""
@@ -82,9 +90,14 @@ class ResponsesStreamTracker:
         if isinstance(event.get("sequence_number"), int):
             self._sequence = event["sequence_number"]
         if kind == "response.output_text.delta":
-            self.completion_chars += len(str(event.get("delta") or ""))
+            delta = str(event.get("delta") or "")
+            self.completion_chars += len(delta)
+            if self._texts is not None:
+                self._texts.append(delta)
             return
         response = event.get("response") if isinstance(event.get("response"), dict) else {}
+        if isinstance(response.get("status"), str):
+            self._status = response["status"]
         if kind == "response.created":
             self.generation_id = response.get("id")
             self.model = response.get("model")

@@ -7,7 +7,7 @@ opening step is retried, before the first byte reaches the client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import httpx
@@ -51,16 +51,17 @@ class UpstreamExchange:
                                       deadline_s=plan.deadline_s, retry=plan.retry)
 
     async def complete_many(
-        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T], copies: int
+        self, path: str, copies: Sequence[Payloads], plan: Plan, read: Callable[[httpx.Response], T]
     ) -> list[Outcome[T] | GatewayError]:
-        """`copies` independent calls (OpenRouter ignores n); a failed one does not hide what the others cost."""
-        if copies == 1:  # the common case, without a coroutine of its own
+        """One independent call per copy's body (OpenRouter ignores n); a failed one does not hide what the others
+        cost."""
+        if len(copies) == 1:  # the common case, without a coroutine of its own
             try:
-                return [await plan.caller.call(plan.models, self._json_attempt(path, payloads, plan, read),
+                return [await plan.caller.call(plan.models, self._json_attempt(path, copies[0], plan, read),
                                                deadline_s=plan.deadline_s, retry=plan.retry)]
             except GatewayError as exc:
                 return [exc]
-        results = await asyncio.gather(*(self.complete(path, payloads, plan, read) for _ in range(copies)),
+        results = await asyncio.gather(*(self.complete(path, payloads, plan, read) for payloads in copies),
                                        return_exceptions=True)
         return [result if isinstance(result, Outcome) else _as_gateway_error(result) for result in results]
 
@@ -71,14 +72,15 @@ class UpstreamExchange:
                                       retry=plan.retry)
 
     async def open_streams(
-        self, path: str, payloads: Payloads, plan: Plan, copies: int
+        self, path: str, copies: Sequence[Payloads], plan: Plan
     ) -> list[Outcome[httpx.Response]]:
-        """`copies` streams, all open, or none: a failure closes the others and raises (with every attempt made)."""
-        if copies == 1:
-            return [await plan.caller.call(plan.models, self._stream_attempt(path, payloads, plan),
+        """One stream per copy's body, all open, or none: a failure closes the others and raises (with every
+        attempt made)."""
+        if len(copies) == 1:
+            return [await plan.caller.call(plan.models, self._stream_attempt(path, copies[0], plan),
                                            deadline_s=plan.deadline_s, attempt_timeout_s=plan.first_byte_s,
                                            retry=plan.retry)]
-        results = await asyncio.gather(*(self.open_stream(path, payloads, plan) for _ in range(copies)),
+        results = await asyncio.gather(*(self.open_stream(path, payloads, plan) for payloads in copies),
                                        return_exceptions=True)
         outcomes = [r for r in results if isinstance(r, Outcome)]
         failure = next((r for r in results if not isinstance(r, Outcome)), None)

@@ -74,6 +74,14 @@ class Payloads:
         self._model = body.get("model")
         self._encoded = orjson.dumps(body)
 
+    def copies(self, count: int) -> list[Payloads]:
+        """The bodies of `count` fanned-out copies: with a `seed`, copy i is sent with `seed + i`, so seeded
+        self-consistency samples differ; without one every copy is this same body."""
+        seed = self._body.get("seed")
+        if count == 1 or not isinstance(seed, int) or isinstance(seed, bool):
+            return [self] * count
+        return [self] + [Payloads({**self._body, "seed": seed + index}, self.headers) for index in range(1, count)]
+
     def for_model(self, model: str) -> bytes:
         if model == self._model:
             return self._encoded

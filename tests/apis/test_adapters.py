@@ -142,3 +142,31 @@ def test_stream_trackers_per_api() -> None:
     assert isinstance(tracker, ResponsesStreamTracker)
     with pytest.raises(InvalidRequestError):
         EMBEDDINGS.trackers({}, 1)
+
+
+def test_chat_answer_names_its_fingerprint_and_each_choices_outcome() -> None:
+    payload = {"model": "a/b-2024", "system_fingerprint": "fp_1", "choices": [
+        {"index": 0, "finish_reason": "stop", "message": {"content": "yes"}},
+        {"index": 1, "finish_reason": "length", "message": {"content": "no"}}]}
+    answer = CHAT.read_answer(_response(payload), ESTIMATE, capture_output=True)
+    assert answer.served.system_fingerprint == "fp_1"
+    assert [(o.finish_reason, o.text) for o in answer.outputs] == [("stop", "yes"), ("length", "no")]
+    assert [o.text for o in CHAT.read_answer(_response(payload), ESTIMATE).outputs] == [None, None]
+
+
+def test_stream_trackers_keep_text_only_when_capturing() -> None:
+    chunks = (b'data: {"id":"g","model":"a/b","system_fingerprint":"fp_2","choices":[{"index":0,"delta":'
+              b'{"content":"Hel"}}]}\n\ndata: {"id":"g","choices":[{"index":0,"delta":{"content":"lo"},'
+              b'"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')
+    captured = ChatStreamNormalizer(include_usage=False, capture_output=True)
+    captured.feed(chunks)
+    assert (captured.choice_output().finish_reason, captured.choice_output().text) == ("stop", "Hello")
+    assert captured.system_fingerprint == "fp_2"
+    plain = ChatStreamNormalizer(include_usage=False)
+    plain.feed(chunks)
+    assert plain.choice_output().text is None and plain.completion_chars == 5
+    events = (b'data: {"type":"response.output_text.delta","delta":"Hi"}\n\n'
+              b'data: {"type":"response.completed","response":{"status":"completed","usage":{}}}\n\n')
+    responses = ResponsesStreamTracker(capture_output=True)
+    responses.feed(events)
+    assert (responses.choice_output().finish_reason, responses.choice_output().text) == ("completed", "Hi")

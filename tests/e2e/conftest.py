@@ -60,6 +60,10 @@ def gateway_settings(sim_base_url: str, **overrides: object) -> Settings:
         "policy_file": str(POLICY_FILE),
         "access_log": False,
         "max_body_bytes": 256 * 1024,
+        # The in-process store unless a test asks for Redis: a REDIS_URL exported in the developer's shell (as the
+        # suite's own Redis) must not switch these gateways to a Redis ledger whose client belongs to the server's
+        # event loop, which the tests then read from theirs. CI has no REDIS_URL, so this is what it always ran.
+        "redis_url": None,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -8,11 +8,14 @@ import gc
 import socket
 from collections.abc import AsyncIterator
 
+import hiredis
 import pytest
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
-from gateway.limits.pipelined import PipelinedRedis, encode_command
+from gateway.errors import ServiceUnavailableError
+from gateway.limits.pipelined import PipelinedRedis, _reply_error, encode_command
+from gateway.limits.redis_backend import store_errors
 from gateway.limits.scripts import LuaScript, PipelinedScripts
 from tests.limits.flaky_proxy import FlakyProxy
 
@@ -132,3 +135,12 @@ async def test_a_cancelled_caller_leaves_no_unretrieved_connect_failure() -> Non
     finally:
         loop.set_exception_handler(None)
         await connection.aclose()
+
+
+def test_a_loading_redis_is_a_store_outage_not_a_command_error() -> None:
+    """Redis answers LOADING while it reads its AOF after a restart; that must read as "store down" (503, spool)."""
+    error = _reply_error(hiredis.ReplyError("LOADING Redis is loading the dataset in memory"))
+    assert isinstance(error, redis_errors.ConnectionError)
+    with pytest.raises(ServiceUnavailableError), store_errors():
+        raise error
+    assert type(_reply_error(hiredis.ReplyError("ERR wrong number of arguments"))) is redis_errors.ResponseError

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from gateway.metering import LedgerRecord, TokenUsage, prompt_hash
+from gateway.metering import LedgerRecord, TokenUsage, messages_hash, prompt_hash
 from gateway.metering.record import FIELD_NAMES, utc_timestamp
 
 OPENROUTER_USAGE = {
@@ -44,14 +44,14 @@ def test_add_usage_sums_fanned_out_choices() -> None:
     assert record.cost_usd == 0.00084
 
 
-def test_prompt_hash_is_stable_under_key_order_and_sensitive_to_content() -> None:
+def test_messages_hash_is_stable_under_key_order_and_sensitive_to_content() -> None:
     one = [{"role": "user", "content": "hi", "name": "a"}]
     same = [{"name": "a", "content": "hi", "role": "user"}]
     other = [{"role": "user", "content": "hi!", "name": "a"}]
-    assert prompt_hash(one) == prompt_hash(same)
-    assert prompt_hash(one) != prompt_hash(other)
+    assert messages_hash(one) == messages_hash(same)
+    assert messages_hash(one) != messages_hash(other)
     expected = hashlib.sha256(b'[{"content":"hi","name":"a","role":"user"}]').hexdigest()
-    assert prompt_hash(one) == expected
+    assert messages_hash(one) == expected
 
 
 def test_start_reads_sampling_params_and_hashes_messages() -> None:
@@ -62,7 +62,8 @@ def test_start_reads_sampling_params_and_hashes_messages() -> None:
     assert (record.temperature, record.top_p, record.max_tokens, record.seed, record.n) == (0.7, 0.9, 256, 42, 3)
     assert record.stop == ["END"]
     assert record.stream is True
-    assert record.prompt_sha256 == prompt_hash(messages)
+    assert record.prompt_sha256 == prompt_hash(messages) == hashlib.sha256(b"hello").hexdigest()
+    assert record.messages_sha256 == messages_hash(messages)
     assert record.tags == {"experiment": "e1", "run": "7"}
     assert record.timestamp == "2025-01-02T03:04:05.678Z"
     assert record.prompt is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,11 +54,11 @@ class FakeExchange:
         self.results = results or []
         self.stream_error = stream_error
 
-    async def complete_many(self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], Any],
-                            copies: int) -> list[Outcome[Any] | GatewayError]:
+    async def complete_many(self, path: str, copies: Sequence[Payloads], plan: Plan,
+                            read: Callable[[httpx.Response], Any]) -> list[Outcome[Any] | GatewayError]:
         return self.results
 
-    async def open_streams(self, path: str, payloads: Payloads, plan: Plan, copies: int) -> list[Outcome[Any]]:
+    async def open_streams(self, path: str, copies: Sequence[Payloads], plan: Plan) -> list[Outcome[Any]]:
         if self.stream_error is not None:
             raise self.stream_error
         await asyncio.sleep(10)  # a test cancels here
