@@ -89,6 +89,32 @@ def test_totals_by_tag_count_every_concurrent_call_at_its_billed_cost(gateway: S
     assert untagged.json()["tag"]["calls"] == 0
 
 
+async def _streamed_and_metadata_calls(base_url: str, count: int) -> list[str]:
+    """`count` streamed calls tagged by header and `count` JSON calls tagged by `metadata`; the streams' bodies."""
+    body = {"model": SOLO, "max_tokens": 20, "messages": [{"role": "user", "content": "Tag me"}]}
+    async with httpx.AsyncClient(base_url=base_url, headers=_bearer(_jwt()), timeout=60) as client:
+        async def streamed() -> str:
+            async with client.stream("POST", "/chat/completions", json={**body, "stream": True},
+                                     headers={"x-gateway-tags": "run_id=r1"}) as answer:
+                assert answer.status_code == 200
+                return "".join([chunk async for chunk in answer.aiter_text()])
+
+        async def with_metadata() -> str:
+            answer = await client.post("/chat/completions", json={**body, "metadata": {"run_id": "r1"}})
+            assert answer.status_code == 200
+            return ""
+
+        return await asyncio.gather(*(streamed() for _ in range(count)), *(with_metadata() for _ in range(count)))
+
+
+def test_streamed_calls_and_metadata_tags_count_in_the_totals_too(gateway: ServerThread, sim: Sim) -> None:
+    bodies = asyncio.run(_streamed_and_metadata_calls(f"{gateway.url}/v1", 10))
+    assert all(body.rstrip().endswith("data: [DONE]") for body in bodies[:10])
+    totals = _tag_totals(f"{gateway.url}/v1/usage", _jwt(), 20)
+    assert totals["calls"] == 20
+    assert totals["cost_usd"] == pytest.approx(sim.stats()["billed_usd_total"], abs=1e-9) and totals["cost_usd"] > 0
+
+
 def test_a_callers_traceparent_makes_the_gateway_span_its_child(sim: Sim) -> None:
     trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     collector = Collector()

@@ -77,6 +77,8 @@ def test_callers_without_the_required_scope_role_or_org_are_refused_before_anyth
         assert "missing scope 'models:invoke'" in _refusal(unscoped.post("/chat/completions", json=_chat(SOLO)))
         assert "missing scope 'models:invoke'" in _refusal(unscoped.post("/responses", json={"model": SOLO,
                                                                                             "input": "Hi"}))
+        embedding = {"model": "openai/text-embedding-3-small", "input": "Hi"}
+        assert "missing scope 'models:invoke'" in _refusal(unscoped.post("/embeddings", json=embedding))
     with _client(gateway, org="initech") as outsider:
         assert "organization 'initech'" in _refusal(outsider.post("/chat/completions", json=_chat(SOLO)))
     with _client(gateway) as scoped:
@@ -122,6 +124,16 @@ def test_prompt_plus_max_tokens_over_the_context_is_clamped_to_what_is_left(gate
     assert clamped.status_code == 200 and fits.status_code == 200, (clamped.text, fits.text)
     sent = [record["body"]["max_tokens"] for record in _upstream_chats(sim)]
     assert sent == [SMALL_CONTEXT_LENGTH - 20_000, 5_000]
+
+
+def test_the_responses_api_gets_the_same_context_check(gateway: ServerThread, sim: Sim) -> None:
+    with _client(gateway) as client:
+        refused = client.post("/responses", json={"model": SMALL_CONTEXT, "input": "word " * 40_000})
+        clamped = client.post("/responses", json={"model": "tight", "input": "a" * 80_000, "max_output_tokens": 20_000})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "context_length_exceeded"
+    assert clamped.status_code == 200, clamped.text
+    [sent] = [record["body"] for record in sim.requests() if record["path"].endswith("/responses")]
+    assert sent["max_output_tokens"] == SMALL_CONTEXT_LENGTH - 20_000
 
 
 def test_a_model_added_upstream_is_served_at_once_and_a_junk_id_is_404(gateway: ServerThread, sim: Sim) -> None:

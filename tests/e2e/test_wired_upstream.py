@@ -35,7 +35,7 @@ circuit_breaker: {{min_requests: 1000000}}
 tasks:
   batch:
     primary: {SOLO}
-    retry: {{server_errors: {{max_attempts: 4}}, rate_limited: {{max_attempts: 3}}}}
+    retry: {{server_errors: {{max_attempts: 4}}, rate_limited: {{max_attempts: 3}}, timeouts: {{max_attempts: 5}}}}
   once:
     primary: {SOLO}
     retry: {{max_attempts: 1}}
@@ -111,6 +111,8 @@ def test_a_streamed_tool_call_without_arguments_gets_an_empty_object_fragment(ga
     (500, "once", 1),  # the task's own max_attempts, for every class
     (429, "batch", 3),  # the task's rate_limited class
     (429, SOLO, 2),
+    (524, "batch", 5),  # the task's timeouts class
+    (524, SOLO, 2),
 ])
 def test_retry_settings_per_task_and_class_decide_the_upstream_attempts(
     sim: Sim, tmp_path: Path, error: int, model: str, attempts: int
@@ -123,7 +125,7 @@ def test_retry_settings_per_task_and_class_decide_the_upstream_attempts(
                                 json={"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
     finally:
         sim.control.delete("/_sim/faults").raise_for_status()
-    assert answer.status_code == {500: 502, 429: 429}[error], answer.text  # an upstream 500 is the gateway's 502
+    assert answer.status_code == {500: 502, 429: 429, 524: 504}[error], answer.text  # README "Errors"
     assert sim.stats()["requests_by_model"] == {SOLO: attempts}
 
 
