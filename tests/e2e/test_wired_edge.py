@@ -142,10 +142,12 @@ def test_a_model_added_upstream_is_served_at_once_and_a_junk_id_is_404(gateway: 
         assert client.post("/chat/completions", json=_chat(SOLO)).status_code == 200  # the catalogue is loaded
         sim.control.post("/_sim/models", json={"id": added, "like": SOLO}).raise_for_status()
         served = client.post("/chat/completions", json=_chat(added))
+        responses = client.post("/responses", json={"model": added, "input": "Hi"})
         junk = client.post("/chat/completions", json=_chat("nobody/no-such-model-xyz"))
         listed = client.get(f"/models/{added}")
     assert served.status_code == 200, served.text
     assert served.headers["x-gateway-model-routed"] == added
+    assert responses.status_code == 200, responses.text
     assert _upstream_chats(sim)[-1]["body"]["model"] == added
     assert listed.status_code == 200 and listed.json()["id"] == added
     assert junk.status_code == 404 and junk.json()["error"]["code"] == "model_not_found"

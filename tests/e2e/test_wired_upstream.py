@@ -133,16 +133,25 @@ def test_the_clients_attribution_reaches_openrouter_only_when_passing_it_is_on(s
     client_headers = {"authorization": f"Bearer {_token()}", "http-referer": "https://notes.example.com",
                       "x-title": "Notes App", "x-private": "not for upstream"}
     body = {"model": SOLO, "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]}
+    calls = [("/chat/completions", body), ("/chat/completions", {**body, "stream": True}),
+             ("/responses", {"model": SOLO, "input": "x"}),
+             ("/embeddings", {"model": "openai/text-embedding-3-small", "input": "x"})]
     for passing in (True, False):
         with _gateway(sim, tmp_path, pass_client_attribution=passing, app_referer="https://gw.example.org",
                       app_title="Our Gateway") as server:
-            assert httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=client_headers,
-                              timeout=30).status_code == 200
-    passed, own = [record["headers"] for record in sim.requests() if record["path"].endswith("/chat/completions")]
-    assert passed["http-referer"] == "https://notes.example.com" and passed["x-title"] == "Notes App"
-    assert own["http-referer"] == "https://gw.example.org" and own["x-title"] == "Our Gateway"
-    assert all("x-private" not in headers for headers in (passed, own))
-    assert all(headers["authorization"] == f"Bearer {UPSTREAM_KEY}" for headers in (passed, own))
+            for path, call in calls:
+                answer = httpx.post(f"{server.url}/v1{path}", json=call, headers=client_headers, timeout=30)
+                assert answer.status_code == 200, answer.text
+    model_paths = ("/chat/completions", "/responses", "/embeddings")
+    upstream = [record["headers"] for record in sim.requests() if record["path"].endswith(model_paths)]
+    assert len(upstream) == 2 * len(calls)
+    passed, own = upstream[:len(calls)], upstream[len(calls):]
+    assert all(headers["http-referer"] == "https://notes.example.com" for headers in passed)
+    assert all(headers["x-title"] == "Notes App" for headers in passed)
+    assert all(headers["http-referer"] == "https://gw.example.org" for headers in own)
+    assert all(headers["x-title"] == "Our Gateway" for headers in own)
+    assert all("x-private" not in headers for headers in upstream)
+    assert all(headers["authorization"] == f"Bearer {UPSTREAM_KEY}" for headers in upstream)
 
 
 def test_a_circuit_opened_by_429s_answers_429_with_retry_after_on_every_replica(
@@ -165,10 +174,14 @@ def test_a_circuit_opened_by_429s_answers_429_with_retry_after_on_every_replica(
                                   headers={"authorization": f"Bearer {_token()}"},
                                   json={"model": SOLO, "messages": [{"role": "user", "content": "Hi"}]})
                        for server in (first, second)]
+            answers.append(httpx.post(f"{second.url}/v1/chat/completions", timeout=30,
+                                      headers={"authorization": f"Bearer {_token()}"},
+                                      json={"model": SOLO, "stream": True,
+                                            "messages": [{"role": "user", "content": "Hi"}]}))
     finally:
         sim.control.delete("/_sim/faults").raise_for_status()
     for answer in answers:
         assert answer.status_code == 429, answer.text
         assert answer.json()["error"]["type"] == "rate_limit_error" and answer.json()["error"]["code"] == "circuit_open"
         assert 1 <= int(answer.headers["retry-after"]) <= 20
-    assert _model_calls(sim) == calls == 3  # the open circuit sent nothing, on either replica
+    assert _model_calls(sim) == calls == 3  # the open circuit sent nothing, on either replica, streamed or not
