@@ -32,6 +32,9 @@ tasks:
     access: {{roles: [planner]}}
   tight:
     primary: {SMALL_CONTEXT}
+  roomy:
+    primary: {SMALL_CONTEXT}
+    fallbacks: [{SOLO}]
 """
 
 
@@ -114,6 +117,15 @@ def test_a_prompt_far_over_the_context_is_refused_without_an_upstream_call(gatew
         assert error["param"] == "messages"
         assert error["message"].startswith(f"This model's maximum context length is {SMALL_CONTEXT_LENGTH} tokens.")
     assert _model_calls(sim) == 0
+
+
+def test_a_fallback_with_a_larger_context_lets_the_prompt_go(gateway: ServerThread, sim: Sim) -> None:
+    """The context is the largest among the models that may answer: a prompt too long for the task's primary but
+    not for its fallback is not refused by the gateway; it goes upstream."""
+    with _client(gateway) as client:
+        answer = client.post("/chat/completions", json=_chat("roomy", "word " * 40_000))
+    assert not answer.json().get("error", {}).get("message", "").startswith("This model's maximum context length")
+    assert sim.stats()["requests_by_model"].get(SMALL_CONTEXT, 0) == 1
 
 
 def test_prompt_plus_max_tokens_over_the_context_is_clamped_to_what_is_left(gateway: ServerThread, sim: Sim) -> None:
