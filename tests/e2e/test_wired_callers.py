@@ -18,7 +18,7 @@ from gateway.app import create_app
 from gateway.auth.tokens import mint_token
 from tests.e2e.conftest import JWT_SECRET, Sim, gateway_settings
 from tests.e2e.keys_support import flushed
-from tests.metering.otlp_collector import Collector
+from tests.metering.otlp_collector import Collector, attributes
 from tests.servers import ServerThread, serve
 
 SOLO = "openai/gpt-4o-mini"
@@ -121,19 +121,26 @@ def test_a_callers_traceparent_makes_the_gateway_span_its_child(sim: Sim) -> Non
     with serve(collector.app()) as otlp:
         settings = gateway_settings(sim.base_url, redis_url=None, otel_endpoint=f"{otlp.url}/v1/traces")
         with serve(create_app(settings)) as server:
-            headers = {**_bearer(_jwt()), "traceparent": f"00-{trace_id}-{parent_id}-01"}
+            headers = {**_bearer(_jwt()), "traceparent": f"00-{trace_id}-{parent_id}-01",
+                       "x-gateway-tags": "session_id=s-7"}
             joined = httpx.post(f"{server.url}/v1/chat/completions", headers=headers, timeout=30,
                                 json={"model": SOLO, "messages": [{"role": "user", "content": "Nest me"}]})
+            streamed = httpx.post(f"{server.url}/v1/chat/completions", timeout=30,
+                                  headers={**headers, "traceparent": f"00-{trace_id}-{'1' * 16}-01"},
+                                  json={"model": SOLO, "stream": True,
+                                        "messages": [{"role": "user", "content": "Nest me too"}]})
             alone = httpx.post(f"{server.url}/v1/chat/completions", headers=_bearer(_jwt()), timeout=30,
                                json={"model": SOLO, "messages": [{"role": "user", "content": "On my own"}]})
         # The gateway has stopped: its lifespan flushed the spans before the collector goes away.
-    assert joined.status_code == alone.status_code == 200
+    assert joined.status_code == alone.status_code == streamed.status_code == 200
     spans = collector.spans()
-    assert len(spans) == 2
-    child = [span for span in spans if span.trace_id == bytes.fromhex(trace_id)]
-    assert len(child) == 1 and child[0].parent_span_id == bytes.fromhex(parent_id)
-    [root] = [span for span in spans if span is not child[0]]
-    assert root.trace_id != bytes.fromhex(trace_id) and root.parent_span_id == b""
+    assert len(spans) == 3
+    children = {span.parent_span_id.hex(): span for span in spans if span.trace_id == bytes.fromhex(trace_id)}
+    assert sorted(children) == sorted([parent_id, "1" * 16])
+    assert attributes(children[parent_id])["gateway.tag.session_id"] == "s-7"
+    assert attributes(children[parent_id])["session.id"] == "s-7"
+    [root] = [span for span in spans if span.trace_id != bytes.fromhex(trace_id)]
+    assert root.parent_span_id == b""
 
 
 def test_a_key_made_over_the_admin_api_works_with_the_sdk_shows_on_v1_key_and_dies_on_delete(
