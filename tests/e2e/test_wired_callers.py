@@ -153,12 +153,21 @@ def test_a_key_made_over_the_admin_api_works_with_the_sdk_shows_on_v1_key_and_di
     created = made.json()
 
     sdk = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=created["key"], max_retries=0)
-    completion = sdk.chat.completions.create(model=SOLO, messages=[{"role": "user", "content": "Hi"}], max_tokens=10)
-    assert completion.choices[0].message.content
+    raw = sdk.chat.completions.with_raw_response.create(model=SOLO, messages=[{"role": "user", "content": "Hi"}],
+                                                         max_tokens=10)
+    assert raw.parse().choices[0].message.content
+    cost = float(raw.headers["x-gateway-cost-usd"])
+    assert cost > 0
     assert sim.requests()[-1]["headers"]["authorization"] != f"Bearer {created['key']}"  # never sent upstream
 
-    shown = httpx.get(f"{gateway.url}/v1/key", headers=_bearer(created["key"]), timeout=10)
-    assert shown.status_code == 200, shown.text
+    deadline = time.monotonic() + 10
+    while True:  # the key's spend is settled after the reply
+        shown = httpx.get(f"{gateway.url}/v1/key", headers=_bearer(created["key"]), timeout=10)
+        assert shown.status_code == 200, shown.text
+        if shown.json()["data"]["usage"] > 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert shown.json()["data"]["usage"] == pytest.approx(cost, abs=1e-9)
     data = shown.json()["data"]
     assert data["gateway"]["key"] == {"id": created["id"], "name": "nightly", "prefix": created["prefix"]}
     assert data["gateway"]["org"] == "acme" and data["rate_limit"]["requests"] == 50
