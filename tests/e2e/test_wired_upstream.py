@@ -129,6 +129,22 @@ def test_retry_settings_per_task_and_class_decide_the_upstream_attempts(
     assert sim.stats()["requests_by_model"] == {SOLO: attempts}
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_tasks_retry_settings_hold_on_the_responses_api_and_streams(sim: Sim, tmp_path: Path, stream: bool) -> None:
+    sim.fault(model=SOLO, error=500, count=None)
+    try:
+        with _gateway(sim, tmp_path, RETRY_POLICY) as server:
+            headers = {"authorization": f"Bearer {_token()}"}
+            responses = httpx.post(f"{server.url}/v1/responses", headers=headers, timeout=30,
+                                   json={"model": "batch", "input": "x", "stream": stream})
+            chat = httpx.post(f"{server.url}/v1/chat/completions", headers=headers, timeout=30,
+                              json={"model": "batch", "stream": stream, "messages": [{"role": "user", "content": "x"}]})
+    finally:
+        sim.control.delete("/_sim/faults").raise_for_status()
+    assert responses.status_code == chat.status_code == 502, (responses.text, chat.text)
+    assert sim.stats()["requests_by_model"] == {SOLO: 8}  # 4 attempts each, the task's server_errors setting
+
+
 def test_the_clients_attribution_reaches_openrouter_only_when_passing_it_is_on(sim: Sim, tmp_path: Path) -> None:
     client_headers = {"authorization": f"Bearer {_token()}", "http-referer": "https://notes.example.com",
                       "x-title": "Notes App", "x-private": "not for upstream"}
