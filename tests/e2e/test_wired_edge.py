@@ -19,6 +19,7 @@ from tests.servers import ServerThread, serve
 SOLO = "openai/gpt-4o-mini"
 SMALL_CONTEXT = "google/gemini-2.5-flash-image"  # 32,768 tokens in the simulator's catalogue
 SMALL_CONTEXT_LENGTH = 32768
+OTHER = "openai/gpt-4o"
 POLICY = f"""
 retry: {{max_attempts: 1}}
 defaults:
@@ -35,6 +36,10 @@ tasks:
   roomy:
     primary: {SMALL_CONTEXT}
     fallbacks: [{SOLO}]
+orgs:
+  globex-us:
+    tasks:
+      planner: {{primary: {OTHER}}}
 """
 
 
@@ -94,6 +99,17 @@ def test_callers_without_the_required_scope_role_or_org_are_refused_before_anyth
     with _client(gateway, org="globex-eu", roles=("planner",)) as planner:
         assert planner.post("/chat/completions", json=_chat("planner")).status_code == 200
     assert [record["body"]["model"] for record in _upstream_chats(sim)] == [SOLO, SOLO]
+
+
+def test_a_tasks_access_rules_hold_where_an_org_overrides_the_task(gateway: ServerThread, sim: Sim) -> None:
+    with _client(gateway, org="globex-us") as without_role:
+        message = _refusal(without_role.post("/chat/completions", json=_chat("planner")))
+    assert message == "Access to task 'planner' denied: missing role 'planner'."
+    assert _model_calls(sim) == 0
+    with _client(gateway, org="globex-us", roles=("planner",)) as planner:
+        answer = planner.post("/chat/completions", json=_chat("planner"))
+    assert answer.status_code == 200, answer.text
+    assert [record["body"]["model"] for record in _upstream_chats(sim)] == [OTHER]
 
 
 def test_the_openai_sdk_sees_a_refusal_as_permission_denied(gateway: ServerThread, sim: Sim) -> None:
