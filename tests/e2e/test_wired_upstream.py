@@ -201,3 +201,28 @@ def test_a_circuit_opened_by_429s_answers_429_with_retry_after_on_every_replica(
         assert answer.json()["error"]["type"] == "rate_limit_error" and answer.json()["error"]["code"] == "circuit_open"
         assert 1 <= int(answer.headers["retry-after"]) <= 20
     assert _model_calls(sim) == calls == 3  # the open circuit sent nothing, on either replica, streamed or not
+
+
+def test_a_task_moves_to_its_fallback_at_once_while_its_primarys_429_circuit_is_open(
+    sim: Sim, tmp_path: Path
+) -> None:
+    fallback = "anthropic/claude-sonnet-4.5"
+    policy = ("retry: {max_attempts: 1}\n"
+              "circuit_breaker: {min_requests: 3, failure_rate: 0.5, cooldown_s: 20, window_s: 30}\n"
+              f"tasks:\n  writer: {{primary: {SOLO}, fallbacks: [{fallback}]}}\n")
+    sim.fault(model=SOLO, error=429, count=3, retry_after=1)
+    try:
+        with _gateway(sim, tmp_path, policy) as server:
+            headers = {"authorization": f"Bearer {_token()}"}
+            body = {"model": SOLO, "messages": [{"role": "user", "content": "Hi"}]}
+            opened = [httpx.post(f"{server.url}/v1/chat/completions", headers=headers, json=body, timeout=30)
+                      for _ in range(3)]
+            served = httpx.post(f"{server.url}/v1/chat/completions", headers=headers, timeout=30,
+                                json={**body, "model": "writer"})
+    finally:
+        sim.control.delete("/_sim/faults").raise_for_status()
+    assert [answer.status_code for answer in opened] == [429, 429, 429]
+    assert served.status_code == 200, served.text
+    assert served.headers["x-gateway-model-served"] == fallback
+    assert sim.stats()["requests_by_model"] == {SOLO: 3, fallback: 1}  # the open primary was not tried
+
