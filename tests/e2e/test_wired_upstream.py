@@ -5,6 +5,7 @@ shared by two replicas on a real Redis."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,21 +82,12 @@ def test_a_json_tool_call_without_arguments_reaches_the_sdk_as_an_empty_object(
 
 
 def test_a_streamed_tool_call_without_arguments_gets_an_empty_object_fragment(gateway_url: str, token: str) -> None:
-    fragments: dict[int, str] = {}
-    finish = None
-    with httpx.stream("POST", f"{gateway_url}/chat/completions", json={**TOOL_CALL, "stream": True}, timeout=30,
-                      headers={"authorization": f"Bearer {token}"}) as answer:
-        assert answer.status_code == 200
-        for line in answer.iter_lines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            for choice in json.loads(line[6:]).get("choices", []):
-                for call in choice["delta"].get("tool_calls") or []:
-                    piece = (call.get("function") or {}).get("arguments")
-                    fragments[call["index"]] = fragments.get(call["index"], "") + (piece or "")
-                finish = choice.get("finish_reason") or finish
+    answer = httpx.post(f"{gateway_url}/chat/completions", json={**TOOL_CALL, "stream": True}, timeout=30,
+                        headers={"authorization": f"Bearer {token}"})
+    assert answer.status_code == 200
+    fragments = _streamed_arguments(answer.text)
     assert fragments and all(arguments == "{}" for arguments in fragments.values())
-    assert finish == "tool_calls"
+    assert '"finish_reason":"tool_calls"' in answer.text.replace(" ", "")
 
     sdk = openai.OpenAI(base_url=gateway_url, api_key=token, max_retries=0)
     stream = sdk.chat.completions.create(model=SOLO, messages=TOOL_CALL["messages"], tools=TOOLS,  # type: ignore[arg-type]
@@ -103,6 +95,36 @@ def test_a_streamed_tool_call_without_arguments_gets_an_empty_object_fragment(ga
     streamed = "".join(call.function.arguments or "" for chunk in stream for choice in chunk.choices
                        for call in choice.delta.tool_calls or [] if call.function)
     assert json.loads(streamed) == {}
+
+
+def _streamed_arguments(text: str) -> dict[int, str]:
+    fragments: dict[int, str] = {}
+    for line in text.splitlines():
+        if not line.startswith("data: ") or line == "data: [DONE]":
+            continue
+        for choice in json.loads(line[6:]).get("choices", []):
+            for call in choice["delta"].get("tool_calls") or []:
+                piece = (call.get("function") or {}).get("arguments") or ""
+                fragments[call["index"]] = fragments.get(call["index"], "") + piece
+    return fragments
+
+
+def test_cached_tool_calls_without_arguments_replay_an_empty_object(gateway_url: str, token: str, sim: Sim) -> None:
+    headers = {"authorization": f"Bearer {token}", "x-gateway-cache": "on"}
+    # A prompt of its own: the session's gateway may keep its cache in Redis across runs.
+    fresh = {**TOOL_CALL, "messages": [{"role": "user", "content": f"List files in {uuid.uuid4()}"}]}
+    streamed = {"stream": True, "stream_options": {"include_usage": True}}  # a stream with usage fills the cache
+    answers = []
+    for body in ({**fresh, "temperature": 0}, {**fresh, "temperature": 0, **streamed},
+                 {**fresh, "seed": 7, **streamed}, {**fresh, "seed": 7}):
+        answers.append(httpx.post(f"{gateway_url}/chat/completions", json=body, headers=headers, timeout=30))
+    assert [answer.headers["x-gateway-cache"] for answer in answers] == ["miss", "hit", "miss", "hit"]
+    for answer in answers[0], answers[3]:
+        assert [call["function"]["arguments"] for call in answer.json()["choices"][0]["message"]["tool_calls"]]\
+            == ["{}"]
+    for answer in answers[1], answers[2]:
+        assert _streamed_arguments(answer.text) == {0: "{}"}
+    assert _model_calls(sim) == 2
 
 
 @pytest.mark.parametrize(("error", "model", "attempts"), [
