@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # dearest prompt and completion prices in the catalogue.
     unpriced_prompt_usd_per_mtok: float | None = Field(default=None, ge=0)
     unpriced_completion_usd_per_mtok: float | None = Field(default=None, ge=0)
+    # How long a settled call's id is remembered so a replayed settlement is not counted twice (the spool replays
+    # as soon as Redis answers); Redis holds one zset entry per settlement of this window, per org.
+    settlement_idempotency_s: float = Field(default=900.0, gt=0)
     budget_alert_webhook_url: str | None = None
     shutdown_drain_s: float = 10.0
     # The server's grace period after SIGTERM (`gateway serve --graceful-timeout` sets it): streams still open a

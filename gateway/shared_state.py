@@ -64,6 +64,6 @@ def open_shared_state(settings: Settings, redis: RedisClient | None = None) -> S
     )
     # One spool file per process: workers never append to or claim each other's file.
     spool = SettlementSpool(Path(settings.spool_dir) / f"settlements-{os.getpid()}.jsonl")
-    shared = RedisLimiterBackend(client)
+    shared = RedisLimiterBackend(client, idempotency_ttl_s=settings.settlement_idempotency_s)
     resilient = ResilientLimiter(shared, MemoryLimiterBackend(), spool, fail_mode=settings.store_fail_mode)
     return SharedState(resilient, client, resilient, owns_redis=owns, shared=shared)

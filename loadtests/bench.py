@@ -1,269 +1,82 @@
-"""Side-by-side benchmark: the same traffic straight to the simulator and through the gateway, in one run.
+"""Side-by-side benchmark: the gateway and a bare Starlette + aiohttp passthrough, in one run.
 
-    python loadtests/bench.py --concurrency 50 --duration 10 --workers 2 --variants all-on,no-access-log,in-process
+    python loadtests/bench.py --concurrency 50 --duration 10 --workers 2 [--cluster] [--json]
+    python loadtests/bench.py --upstream sim --variants all-on,no-access-log,in-process
 
-Starts `gateway sim`, a bare Starlette + aiohttp passthrough (the yardstick) and, one after another, `gateway serve`
-in each configuration asked for (all-on: JWT, Redis admission and settlement, Redis ledger, metrics, policy,
-retries and the access log), as child processes on loopback; drives the same fixed-concurrency non-streaming and
-streaming chat traffic at each, and prints requests/s, p50/p99 latency and time to first token, with every
-gateway configuration's ratio to the simulator and to the passthrough.
+`--upstream canned` (the default, the headline figures): `wrk` against a near-free canned-answer upstream
+(loadtests/canned.py), so the numbers show the proxies and not the load generator or an upstream. For the
+passthrough and the gateway with everything on (JWT, Redis admission and settlement, Redis ledger, metrics, policy,
+the access log) it reports requests/s, CPU ms per request of each server's process tree, Redis's own CPU and memory
+per request, p50/p99, streams/s and CPU per stream, the p50 added at a fixed upstream delay (`--delay-ms`) at each
+`--latency-concurrency`, time to first token and RSS per worker; `--cluster` adds the gateway on a three-node
+Redis Cluster (started for the run, or `--redis-cluster-url`). Needs `wrk` (apt-get install wrk).
+
+`--upstream sim`: the simulator-driven mode (realistic answers, an aiohttp load client; loadtests/bench_sim.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
-import orjson
 import uvloop
 
-from gateway.auth.tokens import mint_token
+# Run as a file (python loadtests/bench.py), the repository root is not on the path; its siblings need it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BENCH_SECRET = "bench-secret-for-local-load-tests-only-0123456789"
-SIM_KEY = "sk-or-v1-bench"
-# Limits and a budget are on (admission does its full work) but set far above what a bench run can reach.
-BENCH_POLICY = """
-orgs:
-  bench: {rpm: 100000000, tpm: 1000000000000, daily_budget_usd: 1000000, monthly_budget_usd: 1000000}
-"""
+from loadtests.bench_canned import emit, run_canned
+from loadtests.bench_sim import VARIANTS, run_sim
 
 
-@dataclass
-class Result:
-    latencies: list[float] = field(default_factory=list)
-    ttfts: list[float] = field(default_factory=list)
-    errors: int = 0
-    elapsed: float = 0.0
-
-    @property
-    def rps(self) -> float:
-        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"bench: {url} did not come up")
-
-
-@contextmanager
-def _process(args: list[str], env: dict[str, str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
-    try:
-        _wait_http(ready_url)
-        yield child
-    finally:
-        child.terminate()
-        child.wait(timeout=15)
-
-
-async def _one(session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes,
-               stream: bool, result: Result) -> None:
-    started = time.perf_counter()
-    try:
-        async with session.post(url, data=body, headers=headers) as response:
-            if response.status != 200:
-                await response.read()
-                result.errors += 1
-                return
-            if stream:
-                first = None
-                async for line in response.content:
-                    if first is None and line.startswith(b"data: {"):
-                        first = time.perf_counter() - started
-                if first is not None:
-                    result.ttfts.append(first)
-            else:
-                await response.read()
-        result.latencies.append(time.perf_counter() - started)
-    except aiohttp.ClientError:
-        result.errors += 1
-
-
-async def drive(url: str, headers: dict[str, str], body: bytes, *, stream: bool,
-                concurrency: int, duration: float) -> Result:
-    result = Result()
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        deadline = time.perf_counter() + duration
-
-        async def worker() -> None:
-            while time.perf_counter() < deadline:
-                await _one(session, url, headers, body, stream, result)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        result.elapsed = time.perf_counter() - started
-    return result
-
-
-def _row(name: str, r: Result) -> str:
-    ttft = f"{_pct(r.ttfts, 0.5):8.2f} {_pct(r.ttfts, 0.99):8.2f}" if r.ttfts else f"{'-':>8} {'-':>8}"
-    return (f"{name:<30} {r.rps:9.1f} {_pct(r.latencies, 0.5):8.2f} {_pct(r.latencies, 0.99):8.2f} "
-            f"{ttft} {r.errors:6d}")
-
-
-# Gateway configurations benchmarked one after another: everything on, then the features that cost most turned off,
-# so the price of each is visible. Values are environment overrides; None removes the variable.
-VARIANTS: dict[str, dict[str, str | None]] = {
-    "all-on": {"GATEWAY_ACCESS_LOG": "true"},
-    "no-access-log": {"GATEWAY_ACCESS_LOG": "false"},
-    "in-process": {"GATEWAY_ACCESS_LOG": "false", "REDIS_URL": None},
-}
-
-
-@dataclass(frozen=True)
-class Traffic:
-    label: str
-    body: bytes
-    stream: bool
-
-
-def _traffic(args: argparse.Namespace) -> list[Traffic]:
-    messages = [{"role": "user", "content": "Say something short about load tests."}]
-    base = {"model": args.model, "messages": messages, "max_tokens": args.max_tokens}
-    return [Traffic("json", orjson.dumps(base), False), Traffic("stream", orjson.dumps({**base, "stream": True}), True)]
-
-
-async def run_cells(args: argparse.Namespace, cells: dict[str, tuple[str, dict[str, str]]],
-                    results: dict[tuple[str, str], Result]) -> None:
-    for traffic in _traffic(args):
-        for name, (url, headers) in cells.items():
-            result = await drive(f"{url}/chat/completions", headers, traffic.body, stream=traffic.stream,
-                                 concurrency=args.concurrency, duration=args.duration)
-            results[(traffic.label, name)] = result
-            print(_row(f"{traffic.label} {name}", result), flush=True)
-
-
-def compare(results: dict[tuple[str, str], Result]) -> None:
-    names = list(dict.fromkeys(name for _, name in results))
-    bases = [name for name in names if not name.startswith("gateway")]
-    for label in dict.fromkeys(label for label, _ in results):
-        for via_name in [name for name in names if name.startswith("gateway")]:
-            via = results[(label, via_name)]
-            for base_name in bases:
-                base = results[(label, base_name)]
-                ratio = via.rps / base.rps if base.rps else float("nan")
-                added = _pct(via.latencies, 0.5) - _pct(base.latencies, 0.5)
-                line = f"{label} {via_name} vs {base_name}: throughput {ratio:.1%}, p50 added {added:.2f} ms"
-                if via.ttfts and base.ttfts:
-                    line += f", ttft p50 added {_pct(via.ttfts, 0.5) - _pct(base.ttfts, 0.5):.2f} ms"
-                print(line)
-
-
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--upstream", choices=("canned", "sim"), default="canned")
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per cell")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--model", default="openai/gpt-4o-mini")
     parser.add_argument("--max-tokens", type=int, default=32)
-    parser.add_argument("--ttft-ms", type=float, default=0.0)
-    parser.add_argument("--inter-token-ms", type=float, default=0.0)
-    parser.add_argument("--sim-url", help="use a running simulator (…/api/v1) instead of starting one")
-    parser.add_argument("--gateway-url", help="use a running gateway (…/v1) instead of starting any")
-    parser.add_argument("--no-passthrough", action="store_true",
-                        help="skip the bare Starlette+aiohttp passthrough yardstick")
-    parser.add_argument("--variants", default="all-on",
-                        help=f"comma-separated gateway configurations to run, of: {', '.join(VARIANTS)}")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/13",
                         help="shared store for the gateway (default $REDIS_URL, else local db 13; '' = in-process)")
+    canned = parser.add_argument_group("canned mode")
+    canned.add_argument("--delay-ms", type=float, default=50.0, help="upstream delay for the added-latency cells")
+    canned.add_argument("--latency-concurrency", default="1,10,50", help="concurrencies of the added-latency cells")
+    canned.add_argument("--latency-duration", type=float, default=5.0, help="seconds per added-latency cell")
+    canned.add_argument("--ttft-duration", type=float, default=3.0, help="seconds of time-to-first-token probes")
+    canned.add_argument("--warmup", type=float, default=1.0, help="seconds of traffic per server before measuring")
+    canned.add_argument("--cluster", action="store_true", help="also the gateway on a three-node Redis Cluster")
+    canned.add_argument("--redis-cluster-url", help="a running cluster's node for --cluster (else one is started)")
+    canned.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    sim = parser.add_argument_group("sim mode")
+    sim.add_argument("--ttft-ms", type=float, default=0.0)
+    sim.add_argument("--inter-token-ms", type=float, default=0.0)
+    sim.add_argument("--sim-url", help="use a running simulator (…/api/v1) instead of starting one")
+    sim.add_argument("--gateway-url", help="use a running gateway (…/v1) instead of starting any")
+    sim.add_argument("--no-passthrough", action="store_true",
+                     help="skip the bare Starlette+aiohttp passthrough yardstick")
+    sim.add_argument("--variants", default="all-on",
+                     help=f"comma-separated gateway configurations to run, of: {', '.join(VARIANTS)}")
+    return parser
+
+
+def main() -> None:
+    parser = _parser()
     args = parser.parse_args()
     variants = [name.strip() for name in args.variants.split(",") if name.strip()]
     if unknown := [name for name in variants if name not in VARIANTS]:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    if args.upstream == "canned" and not args.redis_url:
+        parser.error("the canned mode measures the gateway with Redis: give --redis-url")
     uvloop.install()
-    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as scratch:  # the policy and metrics files, removed after
-        _run(args, variants, Path(scratch))
-
-
-def _run(args: argparse.Namespace, variants: list[str], scratch: Path) -> None:
-    policy = scratch / "policy.yaml"
-    policy.write_text(BENCH_POLICY)
-    metrics_dir = scratch / "metrics"
-    metrics_dir.mkdir()
-    env = {**os.environ, "GATEWAY_JWT_SECRET": BENCH_SECRET, "GATEWAY_POLICY_FILE": str(policy),
-           # Several workers need multiprocess metrics to be right; `gateway serve` empties the directory at start.
-           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    env.pop("REDIS_URL", None)
-    if args.redis_url:
-        env["REDIS_URL"] = args.redis_url
-    sim_port = _free_port()
-    sim_url = args.sim_url or f"http://127.0.0.1:{sim_port}/api/v1"
-    env.update(OPENROUTER_BASE_URL=sim_url, OPENROUTER_API_KEY=SIM_KEY)
-    sim_cmd = [sys.executable, "-m", "gateway", "sim", "--port", str(sim_port),
-               "--ttft-ms", str(args.ttft_ms), "--inter-token-ms", str(args.inter_token_ms)]
-    passthrough_port = _free_port()
-    passthrough_url = None if args.no_passthrough else f"http://127.0.0.1:{passthrough_port}/v1"
-    passthrough_cmd = [sys.executable, "-m", "uvicorn", "loadtests.passthrough:app", "--port", str(passthrough_port),
-                       "--workers", str(args.workers), "--loop", "uvloop", "--http", "httptools",
-                       "--log-level", "warning", "--no-access-log"]
-    token = mint_token(BENCH_SECRET, org="bench", subject="bench", ttl_s=3600)
-    direct_headers = {"authorization": f"Bearer {SIM_KEY}", "content-type": "application/json"}
-    gateway_headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    print(f"concurrency={args.concurrency} duration={args.duration}s per cell, model={args.model}, "
-          f"sim ttft={args.ttft_ms}ms inter-token={args.inter_token_ms}ms, workers={args.workers}, "
-          f"redis={args.redis_url or 'none'}")
-    print(f"{'cell':<30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ttft50':>8} {'ttft99':>8} {'errors':>6}")
-    results: dict[tuple[str, str], Result] = {}
-    with _maybe(not args.sim_url, sim_cmd, env, f"{sim_url}/models"):
-        baselines = {"direct": (sim_url, direct_headers)}
-        with _maybe(passthrough_url is not None, passthrough_cmd, env, f"http://127.0.0.1:{passthrough_port}/healthz"):
-            if passthrough_url:
-                baselines["passthrough"] = (passthrough_url, direct_headers)
-            asyncio.run(run_cells(args, baselines, results))
-        if args.gateway_url:
-            asyncio.run(run_cells(args, {"gateway": (args.gateway_url, gateway_headers)}, results))
+    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as scratch:  # policy, metrics, wrk scripts
+        if args.upstream == "sim":
+            run_sim(args, variants, Path(scratch))
         else:
-            for variant in variants:
-                port = _free_port()
-                variant_env = {**env, **{k: v for k, v in VARIANTS[variant].items() if v is not None}}
-                for name in [k for k, v in VARIANTS[variant].items() if v is None]:
-                    variant_env.pop(name, None)
-                cmd = [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--workers", str(args.workers)]
-                with _maybe(True, cmd, variant_env, f"http://127.0.0.1:{port}/healthz"):
-                    cells = {f"gateway {variant}": (f"http://127.0.0.1:{port}/v1", gateway_headers)}
-                    asyncio.run(run_cells(args, cells, results))
-    compare(results)
-
-
-@contextmanager
-def _maybe(start: bool, cmd: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
-    if not start:
-        yield
-        return
-    with _process(cmd, env, ready_url):
-        yield
+            args.base_env = dict(os.environ)
+            emit(run_canned(args, Path(scratch)), as_json=args.json)
 
 
 if __name__ == "__main__":

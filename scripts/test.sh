@@ -19,5 +19,16 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
   fi
 fi
 
+# The benchmark's smoke test drives wrk, a C load generator from the distribution's packages.
+if ! command -v wrk >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "No wrk found: installing it with apt-get ..." >&2
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  else
+    echo "The benchmark tests need wrk (e.g. apt-get install wrk)." >&2
+    exit 1
+  fi
+fi
+
 .venv/bin/ruff check gateway tests loadtests
 .venv/bin/pytest -q -p no:cacheprovider "$@"

@@ -58,8 +58,9 @@ class OrgKeys:
     def override(self) -> str:  # hash rpm, tpm, max_concurrent, daily_nano, monthly_nano (only set fields)
         return self._key("override")
 
-    def settled(self, request_id: str) -> str:  # idempotency marker of one settlement
-        return self._key(f"settled:{request_id}")
+    @property
+    def settled(self) -> str:  # zset request id → marker expiry ms: settlements of the idempotency window
+        return self._key("settled")
 
     def subject(self, subject: str) -> SubjectKeys:
         return SubjectKeys(self._key(f"sub:{subject}"))

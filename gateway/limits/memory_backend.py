@@ -37,7 +37,7 @@ from gateway.limits.types import (
 )
 
 CONCURRENCY_RETRY_MS = 1000.0
-DEFAULT_IDEMPOTENCY_TTL_S = 3 * 86_400
+DEFAULT_IDEMPOTENCY_TTL_S = 900.0  # as the Redis backend's window
 
 
 @dataclass

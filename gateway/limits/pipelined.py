@@ -35,6 +35,10 @@ def _reply_error(error: hiredis.ReplyError) -> redis_errors.ResponseError:
     message = str(error)
     if message.startswith("NOSCRIPT"):
         return redis_errors.NoScriptError(message)
+    if message.startswith("TRYAGAIN"):
+        return redis_errors.TryAgainError(message)
+    if message.startswith("CLUSTERDOWN"):  # a cluster without a quorum is a store that is down, as with redis-py
+        return redis_errors.ClusterDownError(message)
     return redis_errors.ResponseError(message)
 
 
@@ -171,6 +175,20 @@ class PipelinedRedis:
         if protocol is None or protocol.closed:
             protocol = await self._connected()
         return await protocol.send(encode_command(args))
+
+    async def execute_asking(self, *args: Arg) -> Any:
+        """`ASKING` then the command, back to back on this connection (a Redis Cluster ASK redirection)."""
+        protocol = self._protocol
+        if protocol is None or protocol.closed:
+            protocol = await self._connected()
+        # Both are sent in this tick, so they leave in one write with nothing between them.
+        asking = protocol.send(encode_command((b"ASKING",)))
+        reply = protocol.send(encode_command(args))
+        outcomes = await asyncio.gather(asking, reply, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return outcomes[1]
 
     async def _connected(self) -> _RespProtocol:
         # One connection attempt at a time; everyone waiting on it shares its outcome.

@@ -1,7 +1,8 @@
 """LimiterBackend on Redis: one Lua script per admission and one per settlement, Redis server time throughout.
 
-The scripts go over one auto-pipelined connection (`PipelinedRedis`) when the client speaks plain TCP, so the hot
-path pays no connection-pool checkout and concurrent calls share writes; admin commands use the redis-py client.
+The scripts go over one auto-pipelined connection (`PipelinedRedis`) when the client speaks plain TCP, or one per
+node of a Redis Cluster (`PipelinedCluster`), so the hot path pays no connection-pool checkout, concurrent calls
+share writes and a burst queues instead of being refused; admin commands use the redis-py client.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from gateway.limits.keys import ORGS_INDEX, OrgKeys
 from gateway.limits.overrides import decode_overrides, encode_budget, encode_limits
 from gateway.limits.periods import periods_at
 from gateway.limits.pipelined import PipelinedRedis
-from gateway.limits.scripts import PipelinedScripts, RedisPyScripts, ScriptRunner, Scripts
+from gateway.limits.pipelined_cluster import PipelinedCluster
+from gateway.limits.scripts import ClusterScripts, PipelinedScripts, RedisPyScripts, ScriptRunner, Scripts
 from gateway.limits.types import (
     Admission,
     AdmissionRequest,
@@ -39,7 +41,9 @@ STORE_DOWN: tuple[type[Exception], ...] = (
     redis_errors.TimeoutError,
     redis_errors.ClusterDownError,
 )
-DEFAULT_IDEMPOTENCY_TTL_S = 3 * 86_400
+# How long a settled request id is remembered: a replay of the spool comes as soon as Redis answers again, and
+# the default reservation TTL already bounds how long a call may stay open.
+DEFAULT_IDEMPOTENCY_TTL_S = 900.0
 
 
 class StoreBusyError(ServiceUnavailableError):
@@ -54,7 +58,7 @@ def store_errors() -> Iterator[None]:
     """Translate an unreachable Redis into the gateway's 503 at this boundary."""
     try:
         yield
-    except redis_errors.MaxConnectionsError as exc:
+    except (redis_errors.MaxConnectionsError, redis_errors.TryAgainError) as exc:  # a full pool, a slot moving
         raise StoreBusyError("rate limit store busy") from exc
     except STORE_DOWN as exc:
         raise ServiceUnavailableError("rate limit store unavailable") from exc
@@ -88,17 +92,22 @@ def _pairs(flat: Sequence[object]) -> dict[str, int]:
 class RedisLimiterBackend:
     """Shared limits across replicas. Raises ServiceUnavailableError (from the redis error) when Redis is down.
 
-    `idempotency_ttl_s` is how long a settled request id is remembered; spooled settlements must be
-    replayed within it.
+    `idempotency_ttl_s` is how long a settled request id is remembered (in one zset per org, so Redis holds
+    settlements of that window, not one key per call); spooled settlements must be replayed within it.
     """
 
     def __init__(self, client: RedisClient, *, idempotency_ttl_s: float = DEFAULT_IDEMPOTENCY_TTL_S) -> None:
         self._client = client
         self._scripts = Scripts.load()
         self._pipelined = PipelinedRedis.mirroring(client)
-        self._runner: ScriptRunner = (
-            PipelinedScripts(self._pipelined) if self._pipelined is not None else RedisPyScripts(client)
-        )
+        self._cluster = None if self._pipelined is not None else PipelinedCluster.mirroring(client)
+        self._runner: ScriptRunner
+        if self._pipelined is not None:
+            self._runner = PipelinedScripts(self._pipelined)
+        elif self._cluster is not None:
+            self._runner = ClusterScripts(self._cluster)
+        else:
+            self._runner = RedisPyScripts(client)
         self._idempotency_ttl_ms = int(idempotency_ttl_s * 1000)
 
     async def admit(self, request: AdmissionRequest) -> Admission:
@@ -151,7 +160,7 @@ class RedisLimiterBackend:
         org = OrgKeys(settlement.org)
         sub = org.subject(settlement.subject)
         keys = [
-            org.settled(settlement.request_id),
+            org.settled,
             org.reservations,
             org.reservation_expiry,
             org.reserved,
@@ -268,12 +277,16 @@ class RedisLimiterBackend:
         """Close the pipelined connection; the redis-py client belongs to whoever made it."""
         if self._pipelined is not None:
             await self._pipelined.aclose()
+        if self._cluster is not None:
+            await self._cluster.aclose()
 
     async def ping(self) -> bool:
         """Asks over the connection admissions use, so readiness reflects the path requests take."""
         try:
             if self._pipelined is not None:
                 return bool(await self._pipelined.execute(b"PING"))
+            if self._cluster is not None:
+                return await self._cluster.ping()
             return bool(await self._client.ping())
         except STORE_DOWN:
             return False

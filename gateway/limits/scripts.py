@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from redis import exceptions as redis_errors
 
 from gateway.limits.pipelined import Arg, PipelinedRedis
+from gateway.limits.pipelined_cluster import PipelinedCluster
 from gateway.redis_client import RedisClient
 
 
@@ -49,6 +50,19 @@ class PipelinedScripts:
             return await self._connection.execute(b"EVALSHA", script.sha, len(keys), *keys, *args)
         except redis_errors.NoScriptError:  # a restarted or flushed Redis: EVAL loads it again
             return await self._connection.execute(b"EVAL", script.body, len(keys), *keys, *args)
+
+
+class ClusterScripts:
+    """On a Redis Cluster: the pipelined connection of the node owning the script's keys (one slot per org)."""
+
+    def __init__(self, cluster: PipelinedCluster) -> None:
+        self._cluster = cluster
+
+    async def run(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        try:
+            return await self._cluster.execute(keys[0], b"EVALSHA", script.sha, len(keys), *keys, *args)
+        except redis_errors.NoScriptError:  # each node has its own script cache
+            return await self._cluster.execute(keys[0], b"EVAL", script.body, len(keys), *keys, *args)
 
 
 class RedisPyScripts:
