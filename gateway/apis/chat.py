@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
 import orjson
 
 from gateway.apis.adapter import Answer
@@ -16,6 +15,7 @@ from gateway.settlement import Served
 from gateway.streaming.merge import StreamMerger, sum_usage
 from gateway.streaming.normalizer import ChatStreamNormalizer
 from gateway.upstream.completions import read_completion
+from gateway.upstream.reply import UpstreamReply
 from gateway.validation import validate_chat_request
 
 
@@ -51,7 +51,7 @@ class ChatCompletionsApi:
         if routed.policy.document.upstream_fallbacks == "native" and len(route.models) > 1 and "models" not in body:
             body["models"] = list(route.models[1:])  # let OpenRouter walk the fallbacks itself
 
-    def read_answer(self, response: httpx.Response, estimate: CostEstimate) -> Answer:
+    def read_answer(self, response: UpstreamReply, estimate: CostEstimate) -> Answer:
         completion = read_completion(response)
         parsed = completion.parsed
         served = Served(parsed.get("model"), parsed.get("provider"), completion.generation_id)

@@ -16,6 +16,7 @@ from gateway.errors import GatewayError
 from gateway.resilience.outcome import Outcome
 from gateway.upstream.client import UpstreamClient
 from gateway.upstream.plan import Payloads, Plan, open_event_stream
+from gateway.upstream.reply import UpstreamReply
 
 T = TypeVar("T")
 
@@ -25,11 +26,10 @@ class UpstreamExchange:
         self._client = client
 
     def _json_attempt(
-        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T]
+        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[UpstreamReply], T]
     ) -> Callable[[str], Awaitable[T]]:
         async def attempt(model: str) -> T:
-            return read(await self._client.post(path, payloads.for_model(model), stream=False,
-                                                connect_timeout_s=plan.connect_s))
+            return read(await self._client.post_json(path, payloads.for_model(model), connect_timeout_s=plan.connect_s))
 
         return attempt
 
@@ -41,7 +41,7 @@ class UpstreamExchange:
         return attempt
 
     async def complete(
-        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T]
+        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[UpstreamReply], T]
     ) -> Outcome[T]:
         """One JSON answer; `read` turns a response into the answer or raises the GatewayError it carries.
 
@@ -51,7 +51,7 @@ class UpstreamExchange:
                                       deadline_s=plan.deadline_s)
 
     async def complete_many(
-        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T], copies: int
+        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[UpstreamReply], T], copies: int
     ) -> list[Outcome[T] | GatewayError]:
         """`copies` independent calls (OpenRouter ignores n); a failed one does not hide what the others cost."""
         if copies == 1:  # the common case, without a coroutine of its own
