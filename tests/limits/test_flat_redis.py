@@ -11,7 +11,7 @@ from gateway.limits import Budget, RateLimits, RedisLimiterBackend, Settlement
 from gateway.limits.keys import OrgKeys
 from gateway.limits.spool import SettlementSpool
 from gateway.settings import Settings
-from gateway.store import open_store
+from gateway.shared_state import open_shared_state
 from tests.limits.conftest import ask
 
 LIMITS = RateLimits(rpm=100_000, tpm=10_000_000, max_concurrent=1_000)
@@ -93,7 +93,7 @@ async def test_markers_last_only_the_idempotency_window(redis_client: aioredis.R
 
 async def test_the_window_is_the_settings_one(redis_client: aioredis.Redis, redis_url: str, tmp_path: Path) -> None:
     settings = Settings(redis_url=redis_url, settlement_idempotency_s=0.5, spool_dir=str(tmp_path))
-    store = open_store(settings)
+    store = open_shared_state(settings)
     try:
         await store.backend.settle(Settlement("configured", "acme", "alice", "m", 0.1, 0))
         assert 0 < await redis_client.pttl(_ORG.settled) <= 500
