@@ -206,6 +206,7 @@ def _lifespan(c: _Components) -> Callable[[Starlette], AbstractAsyncContextManag
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            c.metrics.flush()  # the last calls' figures, summed in memory, reach the files before the process ends
             await c.ledger.aclose()
             if c.tracer is not None:
                 # After the drain, so the last settled calls' spans are in the final batch; the flush does

@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -57,6 +58,31 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
         elif value is not None and type(value) not in _PLAIN:  # numbers and booleans cannot hold a secret
             event_dict[key] = _scrub(value)
     return event_dict
+
+
+def write_access_line(line: dict[str, Any]) -> None:
+    """The per-request access line: the same JSON as a structlog `info` line, for one `orjson.dumps` and one write.
+
+    structlog's processor chain (context merge, level, ISO stamper, redaction, renderer) costs tens of
+    microseconds per call; the access line is written once per request, so it takes the short way with the same
+    redaction and the same fields (plus any context variables bound for the request).
+    """
+    for key, value in structlog.contextvars.get_contextvars().items():
+        line.setdefault(key, value)
+    line["event"] = "request"
+    line["level"] = "info"
+    line["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    rendered = orjson.dumps(redact_secrets(None, "info", line), default=str, option=_NEWLINE)
+    out = sys.stdout
+    binary = getattr(out, "buffer", None)
+    if binary is None:  # a text-only stream (a test's capture)
+        out.write(rendered.decode())
+    else:
+        binary.write(rendered)
+    out.flush()
+
+
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 def _dumps(obj: Any, **_: Any) -> str:

@@ -32,6 +32,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from gateway.metering.record import LedgerRecord
 from gateway.metric_labels import KnownModels, ModelLabels, safe_label
+from gateway.metrics_tally import MetricTally
 
 log = structlog.get_logger(__name__)
 
@@ -100,6 +101,7 @@ class Metrics:
         self.org_label = org_label
         self.multiprocess_dir = multiprocess_dir
         self.models = ModelLabels(known_models)
+        self._tally = MetricTally()
         self._registry = CollectorRegistry()
         target: CollectorRegistry | None = self._registry
         if multiprocess_dir is not None:
@@ -176,6 +178,7 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         """The `/metrics` body and its content type."""
+        self._tally.flush()
         if self.multiprocess_dir is not None:
             forget_dead_workers(self.multiprocess_dir)
         return generate_latest(self._registry), CONTENT_TYPE_LATEST
@@ -189,25 +192,30 @@ class Metrics:
         model = self.models.label(record.model_served or record.model_routed)
         route = safe_label(route)
         org = (safe_label(record.org),) if self.org_label else ()
-        self._requests.get(route, model, str(record.status), *org).inc()
-        self._request_duration.get(route).observe(record.latency_ms / 1000)
-        self._overhead.get(route).observe(max(overhead_s, 0.0))
+        tally = self._tally
+        tally.inc(self._requests.get(route, model, str(record.status), *org))
+        tally.observe(self._request_duration.get(route), record.latency_ms / 1000)
+        tally.observe(self._overhead.get(route), max(overhead_s, 0.0))
         if upstream_s > 0:
-            self._upstream_duration.get(model).observe(upstream_s)
+            tally.observe(self._upstream_duration.get(model), upstream_s)
         if record.ttft_ms is not None:
-            self._ttft.get(model).observe(record.ttft_ms / 1000)
+            tally.observe(self._ttft.get(model), record.ttft_ms / 1000)
         for kind, count in zip(TOKEN_KINDS, (record.prompt_tokens, record.completion_tokens,
                                              record.reasoning_tokens, record.cached_tokens), strict=True):
             if count > 0:
-                self._tokens.get(model, kind).inc(count)
+                tally.inc(self._tokens.get(model, kind), count)
         if record.cost_usd > 0:
-            self._cost.get(model, *org).inc(record.cost_usd)
+            tally.inc(self._cost.get(model, *org), record.cost_usd)
         if record.retries > 0:
-            self._retries.get(model).inc(record.retries)
+            tally.inc(self._retries.get(model), record.retries)
         if record.fallbacks > 0 and record.model_served and record.model_served != record.model_routed:
-            self._fallbacks.get(self.models.label(record.model_routed), model).inc()
+            tally.inc(self._fallbacks.get(self.models.label(record.model_routed), model))
         if record.cache is not None:
-            self._cache.get(safe_label(record.cache)).inc()
+            tally.inc(self._cache.get(safe_label(record.cache)))
+
+    def flush(self) -> None:
+        """Apply the per-call updates summed in memory (done a few ms after a call, and before every render)."""
+        self._tally.flush()
 
     def circuit_state(self, model: str, state: int | str) -> None:
         """`state` is 0/1/2 or "closed"/"half_open"/"open"."""

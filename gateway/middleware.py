@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError, PayloadTooLargeError
-from gateway.log import redact_text
+from gateway.log import redact_text, write_access_line
 
 log = structlog.get_logger("gateway.access")
 
@@ -122,15 +122,14 @@ class RequestContextMiddleware:
             await send_error(send_with_id, GatewayError("Internal gateway error", code="internal_error"))
         finally:
             if self.access_log:
-                log.info(
-                    "request",
-                    request_id=request_id.decode(),
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started_at) * 1000, 3),
+                write_access_line({
+                    "request_id": request_id.decode(),
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started_at) * 1000, 3),
                     **fields,
-                )
+                })
 
 
 async def send_error(send: Send, error: GatewayError) -> None:

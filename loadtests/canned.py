@@ -106,7 +106,7 @@ class CannedProtocol(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        url, body = self._url.split(b"?", 1)[0], b"".join(self._body)  # the catalogue is fetched with a query
+        url, body = self._url.partition(b"?")[0], b"".join(self._body)  # the catalogue asks /models?output_…
         self._url, self._body = b"", []
         if url.endswith(b"/chat/completions"):
             stream = b'"stream":true' in body.replace(b" ", b"")

@@ -10,13 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
-
 from gateway.estimate import CostEstimate
 from gateway.front import Routed
 from gateway.metering.capture import ChoiceOutput
 from gateway.settlement import Served
 from gateway.streaming.relay import StreamMerger, StreamTracker
+from gateway.upstream.reply import UpstreamReply
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ class ApiAdapter(Protocol):
     def shape_upstream(self, body: dict[str, Any], routed: Routed) -> None:
         """Last changes to the body before it goes upstream (after it was recorded and admitted)."""
 
-    def read_answer(self, response: httpx.Response, estimate: CostEstimate, capture_output: bool = False) -> Answer:
+    def read_answer(self, response: UpstreamReply, estimate: CostEstimate, capture_output: bool = False) -> Answer:
         """A JSON answer, or the GatewayError it really carries (an error status, or an error inside a 200)."""
 
     def merge(self, answers: Sequence[Answer]) -> bytes:

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
 import orjson
 
 from gateway.apis.adapter import Answer
@@ -19,6 +18,7 @@ from gateway.streaming.merge import StreamMerger, sum_usage
 from gateway.streaming.normalizer import ChatStreamNormalizer
 from gateway.tool_arguments import fill_missing_arguments
 from gateway.upstream.completions import read_completion
+from gateway.upstream.reply import UpstreamReply
 from gateway.validation import validate_chat_request
 
 _OUTPUT_LIMITS = ("max_completion_tokens", "max_tokens")  # the body fields that bound the answer, by precedence
@@ -57,7 +57,7 @@ class ChatCompletionsApi:
         if routed.policy.document.upstream_fallbacks == "native" and len(route.models) > 1 and "models" not in body:
             body["models"] = list(route.models[1:])  # let OpenRouter walk the fallbacks itself
 
-    def read_answer(self, response: httpx.Response, estimate: CostEstimate, capture_output: bool = False) -> Answer:
+    def read_answer(self, response: UpstreamReply, estimate: CostEstimate, capture_output: bool = False) -> Answer:
         completion = read_completion(response)
         parsed = completion.parsed
         fingerprint = parsed.get("system_fingerprint")

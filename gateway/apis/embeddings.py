@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
 import orjson
 
 from gateway.apis.adapter import Answer
@@ -16,6 +15,7 @@ from gateway.settlement import Served
 from gateway.streaming.merge import StreamMerger
 from gateway.streaming.relay import StreamTracker
 from gateway.upstream.completions import json_object_or_error
+from gateway.upstream.reply import UpstreamReply
 
 _NO_STREAM = "Embeddings are answered whole; there is no stream to track."
 
@@ -90,7 +90,7 @@ class EmbeddingsApi:
     def shape_upstream(self, body: dict[str, Any], routed: Routed) -> None:
         """The body goes as the client sent it, with the routed model."""
 
-    def read_answer(self, response: httpx.Response, estimate: CostEstimate, capture_output: bool = False) -> Answer:
+    def read_answer(self, response: UpstreamReply, estimate: CostEstimate, capture_output: bool = False) -> Answer:
         parsed = json_object_or_error(response)
         usage = _usage(parsed, estimate)
         content = response.content

@@ -6,7 +6,6 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
 import orjson
 
 from gateway.apis.adapter import Answer
@@ -20,6 +19,7 @@ from gateway.settlement import Served
 from gateway.streaming.merge import StreamMerger
 from gateway.streaming.responses import ResponsesStreamTracker, chat_usage
 from gateway.upstream.completions import json_object_or_error
+from gateway.upstream.reply import UpstreamReply
 from gateway.validation import check_output_limit
 
 # Task params that mean the same in the Responses API; chat's max_tokens is max_output_tokens here.
@@ -91,7 +91,7 @@ class ResponsesApi:
     def shape_upstream(self, body: dict[str, Any], routed: Routed) -> None:
         """The body goes as the client sent it, after the policy's params."""
 
-    def read_answer(self, response: httpx.Response, estimate: CostEstimate, capture_output: bool = False) -> Answer:
+    def read_answer(self, response: UpstreamReply, estimate: CostEstimate, capture_output: bool = False) -> Answer:
         parsed = json_object_or_error(response, payload_key="output")
         if parsed.get("status") == "failed":
             error = parsed.get("error") or {}

@@ -8,6 +8,7 @@ circuits and everything after a failure go straight to Redis, as without this la
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 
@@ -33,17 +34,41 @@ class LocalBreakerCache:
         self._pending: dict[str, int] = {}
         self._pending_since: dict[str, float] = {}
         self._policies: dict[str, BreakerPolicy] = {}
+        self._refreshing: dict[str, asyncio.Future[bool]] = {}
 
     async def check(self, model: str, policy: BreakerPolicy) -> float | None:
         now = self._clock()
         if self._closed_until.get(model, 0.0) > now:
             return None
+        # One refresh per model at a time: the calls arriving while it is in flight share a "closed" answer instead
+        # of each paying a Redis round trip when the cached state runs out under load. Anything else (a probe grant
+        # is one caller's, an open circuit's wait, a store error) is asked for by each caller itself, as before.
+        refreshing = self._refreshing.get(model)
+        if refreshing is not None:
+            if await asyncio.shield(refreshing):
+                return None
+            return await self._ask(model, policy, now)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._refreshing[model] = future
+        closed = False
+        try:
+            wait, closed = await self._ask_closed(model, policy, now)
+            return wait
+        finally:
+            del self._refreshing[model]
+            future.set_result(closed)
+
+    async def _ask(self, model: str, policy: BreakerPolicy, now: float) -> float | None:
+        wait, _ = await self._ask_closed(model, policy, now)
+        return wait
+
+    async def _ask_closed(self, model: str, policy: BreakerPolicy, now: float) -> tuple[float | None, bool]:
         wait, closed = await self._store.check_closed(model, policy)
         if closed:
             self._closed_until[model] = now + self._refresh_s
         else:
             self._closed_until.pop(model, None)
-        return wait
+        return wait, closed
 
     async def record(self, model: str, ok: bool, policy: BreakerPolicy, *, rate_limited: bool = False) -> None:
         now = self._clock()

@@ -1,8 +1,10 @@
 """The one pooled HTTP connection to OpenRouter: adds the gateway's own credentials, translates transport failures.
 
-Requests and responses are httpx's types on the `httpx-aiohttp` transport (httpx's own pool measured ~10x slower
-under concurrency). The hot path hands requests to the transport directly: `AsyncClient.send` would add cookie
-persistence, auth and redirect handling that an upstream API call never wants, at a measurable cost per call.
+Streams and cold paths use httpx's types on the `httpx-aiohttp` transport (httpx's own pool measured ~10x slower
+under concurrency), handed to the transport directly: `AsyncClient.send` would add cookie persistence, auth and
+redirect handling that an upstream API call never wants. JSON calls, the hot path, skip httpx's Request and
+Response objects altogether and use aiohttp on the same session and pool (`UpstreamTransport.post_json`). Every
+library error, either way, is translated here into the gateway's error family.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 import httpx
 import orjson
 
-from gateway.errors import UpstreamError, UpstreamTimeoutError
+from gateway.errors import GatewayError, UpstreamError, UpstreamTimeoutError
 from gateway.settings import Settings
-from gateway.upstream.transport import PRELOAD_BODY, UpstreamTransport
+from gateway.upstream.reply import JsonReply, UpstreamReply
+from gateway.upstream.transport import PRELOAD_BODY, BodyReadError, UpstreamTransport
 
 Sender = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
@@ -42,8 +45,9 @@ def build_http_client(settings: Settings, transport: httpx.AsyncBaseTransport) -
 class UpstreamClient:
     """Sends requests to `{OPENROUTER_BASE_URL}/...` with the gateway's key; never a client's headers."""
 
-    def __init__(self, send: Sender, settings: Settings) -> None:
+    def __init__(self, send: Sender, settings: Settings, transport: UpstreamTransport | None = None) -> None:
         self._send_raw = send
+        self._direct = transport if transport is not None and transport.direct else None
         self._base_url = settings.openrouter_base_url.rstrip("/")
         self._extensions: dict[str, Any] = {"timeout": _timeouts(settings)}
         self._preloading = {**self._extensions, PRELOAD_BODY: True}
@@ -57,10 +61,12 @@ class UpstreamClient:
             "x-openrouter-title": settings.app_title,
             "x-title": settings.app_title,
         })
+        self._plain_headers = dict(self._headers.items())  # for aiohttp, which adds content-length itself
 
     @classmethod
     def on_transport(cls, transport: httpx.AsyncBaseTransport, settings: Settings) -> UpstreamClient:
-        return cls(transport.handle_async_request, settings)
+        direct = transport if isinstance(transport, UpstreamTransport) else None
+        return cls(transport.handle_async_request, settings, direct)
 
     @classmethod
     def on_client(cls, client: httpx.AsyncClient, settings: Settings) -> UpstreamClient:
@@ -107,6 +113,35 @@ class UpstreamClient:
             await self._read(response)
         return response
 
+    async def post_json(
+        self,
+        path: str,
+        body: bytes,
+        *,
+        connect_timeout_s: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> UpstreamReply:
+        """POST and read the whole answer; straight on aiohttp when the client sits on the gateway's transport.
+
+        `headers` replace prebuilt ones for this call only (the calling app's own attribution, when allowed).
+        """
+        if self._direct is None:
+            return await self.post(path, body, stream=False, connect_timeout_s=connect_timeout_s, headers=headers)
+        spec = self._extensions["timeout"]
+        connect = spec["connect"] if connect_timeout_s is None else connect_timeout_s
+        pool = spec["pool"] if connect_timeout_s is None else connect_timeout_s
+        timeout = self._direct.timeout((connect, spec["read"], pool))
+        try:
+            sent = self._plain_headers if headers is None else {**self._plain_headers, **headers}
+            response, content = await self._direct.post_json(self._base_url + path, sent, body, timeout)
+        except BodyReadError as exc:
+            raise _read_error(exc.cause) from exc.cause
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeoutError("OpenRouter did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError("Could not reach OpenRouter") from exc
+        return JsonReply(response.status, content, response.headers)
+
     async def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
         request = httpx.Request(
             "GET", self._base_url + path, params=params, headers=self._headers, extensions=self._preloading
@@ -132,9 +167,13 @@ class UpstreamClient:
     async def _read(response: httpx.Response) -> None:
         try:
             await response.aread()
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeoutError("OpenRouter timed out while sending the response") from exc
         except httpx.HTTPError as exc:
-            raise UpstreamError("OpenRouter connection failed while reading the response") from exc
+            raise _read_error(exc) from exc
         finally:
             await response.aclose()
+
+
+def _read_error(exc: httpx.HTTPError) -> GatewayError:
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeoutError("OpenRouter timed out while sending the response")
+    return UpstreamError("OpenRouter connection failed while reading the response")

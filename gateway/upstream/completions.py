@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 
 from gateway.errors import UpstreamError
 from gateway.upstream.errors import translate_error, translate_error_object
+from gateway.upstream.reply import UpstreamReply
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ class Completion:
         return usage if isinstance(usage, dict) else None
 
 
-def json_object_or_error(response: httpx.Response, *, payload_key: str | None = None) -> dict[str, Any]:
+def json_object_or_error(response: UpstreamReply, *, payload_key: str | None = None) -> dict[str, Any]:
     """An upstream answer's JSON object, or the GatewayError it really carries (any status, or an error in a 200).
 
     A 200 whose body has an `error` but no `payload_key` (e.g. `choices`, `data`, `output`) is an error in
@@ -47,7 +47,7 @@ def json_object_or_error(response: httpx.Response, *, payload_key: str | None = 
     return parsed
 
 
-def read_completion(response: httpx.Response) -> Completion:
+def read_completion(response: UpstreamReply) -> Completion:
     """Turn an upstream chat response into a Completion, or raise the GatewayError it really carries."""
     parsed = json_object_or_error(response, payload_key="choices")
     _raise_choice_error(parsed)

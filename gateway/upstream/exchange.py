@@ -16,6 +16,7 @@ from gateway.errors import GatewayError
 from gateway.resilience.outcome import Outcome
 from gateway.upstream.client import UpstreamClient
 from gateway.upstream.plan import Payloads, Plan, open_event_stream
+from gateway.upstream.reply import UpstreamReply
 
 T = TypeVar("T")
 
@@ -25,11 +26,11 @@ class UpstreamExchange:
         self._client = client
 
     def _json_attempt(
-        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T]
+        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[UpstreamReply], T]
     ) -> Callable[[str], Awaitable[T]]:
         async def attempt(model: str) -> T:
-            return read(await self._client.post(path, payloads.for_model(model), stream=False,
-                                                connect_timeout_s=plan.connect_s, headers=payloads.headers))
+            return read(await self._client.post_json(path, payloads.for_model(model), connect_timeout_s=plan.connect_s,
+                                                     headers=payloads.headers))
 
         return attempt
 
@@ -41,7 +42,7 @@ class UpstreamExchange:
         return attempt
 
     async def complete(
-        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[httpx.Response], T]
+        self, path: str, payloads: Payloads, plan: Plan, read: Callable[[UpstreamReply], T]
     ) -> Outcome[T]:
         """One JSON answer; `read` turns a response into the answer or raises the GatewayError it carries.
 
@@ -51,7 +52,7 @@ class UpstreamExchange:
                                       deadline_s=plan.deadline_s, retry=plan.retry)
 
     async def complete_many(
-        self, path: str, copies: Sequence[Payloads], plan: Plan, read: Callable[[httpx.Response], T]
+        self, path: str, copies: Sequence[Payloads], plan: Plan, read: Callable[[UpstreamReply], T]
     ) -> list[Outcome[T] | GatewayError]:
         """One independent call per copy's body (OpenRouter ignores n); a failed one does not hide what the others
         cost."""

@@ -8,15 +8,24 @@ through three layers of async iterators (16 KiB chunks, httpx's byte chunker, th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from aiohttp import ClientSession, ClientTimeout
+from aiohttp import ClientResponse, ClientSession, ClientTimeout
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
 PRELOAD_BODY = "gateway.preload_body"  # request extension: read the whole body before returning the response
 _HTTP_11 = b"HTTP/1.1"
+
+
+class BodyReadError(Exception):
+    """The answer's headers arrived but its body failed; wraps the mapped httpx error (`cause`)."""
+
+    def __init__(self, cause: httpx.HTTPError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class UpstreamTransport(AiohttpTransport):
@@ -31,11 +40,41 @@ class UpstreamTransport(AiohttpTransport):
 
     def _timeout(self, request: httpx.Request) -> ClientTimeout:
         spec = request.extensions.get("timeout", {})
-        key = (spec.get("connect"), spec.get("read"), spec.get("pool"))
+        return self.timeout((spec.get("connect"), spec.get("read"), spec.get("pool")))
+
+    def timeout(self, key: tuple[float | None, float | None, float | None]) -> ClientTimeout:
+        """aiohttp's timeout for (connect, read, pool) seconds, built once per distinct setting."""
         timeout = self._timeouts.get(key)
         if timeout is None:
             timeout = self._timeouts[key] = ClientTimeout(sock_connect=key[0], sock_read=key[1], connect=key[2])
         return timeout
+
+    @property
+    def direct(self) -> bool:
+        """Whether `post_json` may be used: no proxy (the gateway never configures one)."""
+        return self.proxy is None
+
+    async def post_json(
+        self, url: str, headers: Mapping[str, str], body: bytes, limits: ClientTimeout
+    ) -> tuple[ClientResponse, bytes]:
+        """POST with aiohttp alone and read the whole answer, for the hot path's JSON calls.
+
+        Returns the response (released) with its body. Failures raise httpx's exception types, mapped exactly as
+        the library's transport maps them (a failure while reading the body wrapped in `BodyReadError`), so the
+        client translates every path at one boundary.
+        """
+        session = self._session()
+        with map_aiohttp_exceptions():
+            response = await session.request(
+                "POST", url, headers=headers, data=body, allow_redirects=False, compress=False, timeout=limits,
+            ).__aenter__()
+        try:
+            with map_aiohttp_exceptions():
+                return response, await response.read()
+        except httpx.HTTPError as exc:
+            raise BodyReadError(exc) from exc
+        finally:
+            response.release()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.proxy is not None or "sni_hostname" in request.extensions:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -114,3 +116,25 @@ def test_each_instance_has_its_own_registry() -> None:
     first, second = Metrics(), Metrics()
     first.ledger_error()
     assert value(second.render()[0], "gateway_ledger_errors_total") == 0
+
+
+async def test_calls_are_summed_in_memory_then_applied_once_with_the_same_figures() -> None:
+    metrics = Metrics()
+    for overhead in (0.0004, 0.0007, 0.003, 0.2, 30.0):
+        metrics.observe_call(_served_call(), route="chat", upstream_s=1.4, overhead_s=overhead)
+    served = "anthropic/claude-3.5-haiku"
+    assert metrics._tally._counters  # inside a loop the updates wait for the timer (or a render)
+    body, _ = metrics.render()
+    assert not metrics._tally._counters and not metrics._tally._histograms
+    assert value(body, "gateway_requests_total", route="chat", model=served, status="200", org="acme") == 5
+    assert value(body, "gateway_tokens_total", model=served, kind="prompt") == 500
+    assert value(body, "gateway_overhead_seconds_count", route="chat") == 5
+    assert value(body, "gateway_overhead_seconds_sum", route="chat") == pytest.approx(30.2041)
+    for bound, count in {"0.0005": 1, "0.001": 2, "0.005": 3, "0.25": 4, "10.0": 4, "+Inf": 5}.items():
+        assert value(body, "gateway_overhead_seconds_bucket", route="chat", le=bound) == count, bound
+    await asyncio.sleep(0.02)  # and without a render, the timer applies them a few ms later
+    metrics.observe_call(_served_call(), route="chat", upstream_s=1.4, overhead_s=0.1)
+    await asyncio.sleep(0.05)
+    assert not metrics._tally._counters
+    body, _ = metrics.render()
+    assert value(body, "gateway_requests_total", route="chat", model=served, status="200", org="acme") == 6

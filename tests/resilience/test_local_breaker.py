@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import redis.asyncio as aioredis
 
 from gateway.policy.schema import BreakerPolicy
@@ -92,3 +94,22 @@ async def test_states_flushes_pending_successes(redis_client: aioredis.Redis) ->
     assert await cache.states(["m"]) == {"m": "closed"}
     fields = await redis_client.hgetall("gw:breaker:{m}")
     assert sum(int(v) for k, v in fields.items() if k.startswith(b"n:")) == 3
+
+
+async def test_concurrent_checks_of_an_expired_state_share_one_round_trip(redis_client: aioredis.Redis) -> None:
+    store, clock = CountingStore(redis_client), Clock()
+    cache = LocalBreakerCache(store, refresh_s=0.5, clock=clock)
+    answers = await asyncio.gather(*(cache.check("m", POLICY) for _ in range(20)))
+    assert answers == [None] * 20 and store.checks == 1
+    clock.now += 1  # expired again: one more round trip for the next burst
+    assert await asyncio.gather(*(cache.check("m", POLICY) for _ in range(5))) == [None] * 5
+    assert store.checks == 2
+
+
+async def test_concurrent_checks_of_an_open_circuit_each_ask_redis(redis_client: aioredis.Redis) -> None:
+    store, clock = CountingStore(redis_client), Clock()
+    cache = LocalBreakerCache(store, clock=clock)
+    for _ in range(4):
+        await cache.record("m", False, POLICY)
+    waits = await asyncio.gather(*(cache.check("m", POLICY) for _ in range(3)))
+    assert all(wait is not None and wait > 0 for wait in waits) and store.checks == 3
