@@ -29,6 +29,16 @@ def is_retryable(exc: GatewayError) -> bool:
     return exc.retryable
 
 
+# Refusals that depend on the model's own limits: the same model refuses again, but a fallback with a larger
+# context or output limit may serve the request (as OpenRouter's own `models` fallback does).
+_MODEL_LIMIT_CODES = frozenset({"context_length_exceeded", "max_tokens_exceeded", "token_limit_exceeded"})
+
+
+def tries_next_model(exc: GatewayError) -> bool:
+    """A failure that is not worth retrying on this model but is on the next one."""
+    return exc.code in _MODEL_LIMIT_CODES
+
+
 def breaker_verdict(exc: GatewayError) -> bool | None:
     """What the model's circuit should record for this failure: False (failure), True (success), None (nothing)."""
     if exc.counts_against_circuit:

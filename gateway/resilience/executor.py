@@ -7,8 +7,8 @@ Per model, in the route's order: ask the breaker (open -> skip to the next model
 failure wait (the upstream's `Retry-After`, else exponential backoff with full jitter) and try again, up to
 `max_attempts`. A model is given up on, and the next one tried at once, when its attempts are used up, its
 `Retry-After` exceeds `retry_after_cap_s`, the wait would not fit in the deadline, the retry budget is spent, or
-its circuit opens. A failure that is not retryable (a 4xx) ends the call at once: another model would refuse
-the same request.
+its circuit opens. A failure that is not retryable (a 4xx) ends the call at once, since another model would refuse
+the same request; a refusal over the model's own context or output limit is the exception: the next model is tried.
 """
 
 from __future__ import annotations
@@ -25,7 +25,13 @@ from gateway.errors import GatewayError, RateLimitError, ServiceUnavailableError
 from gateway.policy.schema import RetryPolicy
 from gateway.resilience.backoff import full_jitter, retry_after_of
 from gateway.resilience.breaker import CircuitBreaker
-from gateway.resilience.classify import CIRCUIT_OPEN, DEADLINE_EXCEEDED, breaker_verdict, is_retryable
+from gateway.resilience.classify import (
+    CIRCUIT_OPEN,
+    DEADLINE_EXCEEDED,
+    breaker_verdict,
+    is_retryable,
+    tries_next_model,
+)
 from gateway.resilience.deadline import Deadline
 from gateway.resilience.outcome import (
     OK_STATUS,
@@ -158,7 +164,7 @@ class ResilientCaller:
                 if verdict is not None:
                     await self.breaker.record(model, verdict, rate_limited=isinstance(exc, RateLimitError))
                 if not is_retryable(exc):
-                    return _ModelResult(error=exc)
+                    return _ModelResult(error=exc, fall_over=tries_next_model(exc))
                 delay = self._retry_delay(retry_index, retry_after, deadline, retry, exc)
                 if delay is None:
                     return _ModelResult(error=exc, fall_over=True)

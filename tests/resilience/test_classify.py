@@ -12,6 +12,7 @@ from gateway.resilience import (
     deadline_error,
     is_retryable,
 )
+from gateway.resilience.classify import tries_next_model
 from gateway.upstream.errors import translate_error, translate_error_object
 
 RETRYABLE = (408, 429, 500, 502, 503, 504, 524, 529)
@@ -54,3 +55,11 @@ def test_gateway_made_errors_are_not_upstream_failures() -> None:
     assert not is_retryable(BudgetExceededError("spent"))  # a 429 too, but the org's budget: waiting won't help
     assert not is_retryable(deadline_error()) and breaker_verdict(deadline_error()) is None
     assert breaker_verdict(circuit_open_error("m", 3)) is None
+
+
+@pytest.mark.parametrize(("kind", "next_model"), [("context_length_exceeded", True), ("max_tokens_exceeded", True),
+                                                  ("invalid_request", False), (None, False)])
+def test_only_a_refusal_over_the_models_own_limits_tries_the_next_model(kind: str | None, next_model: bool) -> None:
+    error = translate_error_object(400, {"message": "too long", "metadata": {"error_type": kind}}, {})
+    assert not is_retryable(error)  # the same model would refuse again
+    assert tries_next_model(error) is next_model
