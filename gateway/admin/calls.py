@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from gateway.errors import InvalidRequestError
-from gateway.limits.redis_backend import store_errors
+from gateway.limits.store_errors import store_errors
 from gateway.metering.ledger import Ledger
 from gateway.metering.record import LedgerRecord
 from gateway.metering.redis_ledger import scan_newest

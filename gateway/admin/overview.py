@@ -13,7 +13,7 @@ from gateway.admin.calls import MAX_SCAN, CallSource
 from gateway.admin.service import AdminService
 from gateway.admin.views import View
 from gateway.limits.keys import OrgKeys
-from gateway.limits.redis_backend import store_errors
+from gateway.limits.store_errors import store_errors
 from gateway.redis_client import RedisClient
 
 CHART_DAYS = 30

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import jwt
@@ -23,12 +23,13 @@ from gateway.auth.bearer import bearer_token
 from gateway.auth.claims import ClaimRules, check_registered_claims, principal_from_claims
 from gateway.auth.jwks import JwksCache
 from gateway.auth.keys import PublicKey, VerificationKey, load_pem_keys
-from gateway.auth.principal import Principal
+from gateway.auth.principal import API_KEY_PREFIX, Principal
 from gateway.auth.token_cache import VerifiedTokenCache
 from gateway.errors import AuthenticationError, GatewayError, PermissionDeniedError
-from gateway.keys.model import API_KEY_PREFIX
-from gateway.keys.resolver import ApiKeyResolver
 from gateway.settings import Settings
+
+if TYPE_CHECKING:  # a type only: gateway.keys builds on gateway.auth, not the other way round
+    from gateway.keys.resolver import ApiKeyResolver
 
 # Attacker-supplied header values are clipped before they reach a log line.
 _LOGGED_HEADER_CHARS = 64

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ADMIN_ROLE = "admin"
+API_KEY_PREFIX = "gwk-"  # a bearer token with this prefix is one of the gateway's API keys, not a JWT
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.auth.principal import ApiKeyGrant, Principal
+from gateway.auth.principal import API_KEY_PREFIX, ApiKeyGrant, Principal
 
-API_KEY_PREFIX = "gwk-"
 _SECRET_BYTES = 32
 # Shown in listings so people can tell keys apart; 8 characters of the secret reveal 48 of its 256 bits.
 _VISIBLE_CHARS = len(API_KEY_PREFIX) + 8

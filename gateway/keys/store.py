@@ -13,7 +13,7 @@ import orjson
 
 from gateway.keys.model import ApiKeyRecord, iso, utc_now
 from gateway.limits.keys import PREFIX, OrgKeys
-from gateway.limits.redis_backend import store_errors
+from gateway.limits.store_errors import store_errors
 from gateway.redis_client import RedisClient
 
 

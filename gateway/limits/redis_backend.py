@@ -7,19 +7,16 @@ share writes and a burst queues instead of being refused; admin commands use the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import cast
 
-from redis import exceptions as redis_errors
-
-from gateway.errors import ServiceUnavailableError
 from gateway.limits.keys import ORGS_INDEX, OrgKeys
 from gateway.limits.overrides import decode_overrides, encode_budget, encode_limits
 from gateway.limits.periods import periods_at
 from gateway.limits.pipelined import PipelinedRedis
 from gateway.limits.pipelined_cluster import PipelinedCluster
+from gateway.limits.redis_codec import alerts, int_or_none, ms_or_none, optional, optional_nano, pairs, text
 from gateway.limits.scripts import ClusterScripts, PipelinedScripts, RedisPyScripts, ScriptRunner, Scripts
+from gateway.limits.store_errors import STORE_DOWN, store_errors
 from gateway.limits.tails import admit_tail, days, nano_fields, release_tail, settle_tail, tat_key, usd
 from gateway.limits.types import (
     Admission,
@@ -27,7 +24,6 @@ from gateway.limits.types import (
     Budget,
     BudgetAlert,
     KeySpend,
-    Period,
     RateLimits,
     RateProbe,
     RateState,
@@ -40,73 +36,9 @@ from gateway.limits.types import (
 )
 from gateway.redis_client import RedisClient
 
-# Errors that mean "the store is unreachable", as opposed to a bug in a command or script.
-STORE_DOWN: tuple[type[Exception], ...] = (
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    redis_errors.ClusterDownError,
-)
 # How long a settled request id is remembered: a replay of the spool comes as soon as Redis answers again, and
 # the default reservation TTL already bounds how long a call may stay open.
 DEFAULT_IDEMPOTENCY_TTL_S = 900.0
-
-
-class StoreBusyError(ServiceUnavailableError):
-    """The client's connection pool is exhausted: a 503 for this request, but not evidence that Redis is down.
-
-    Give the client a `BlockingConnectionPool` so bursts wait for a connection instead of failing.
-    """
-
-
-@contextmanager
-def store_errors() -> Iterator[None]:
-    """Translate an unreachable Redis into the gateway's 503 at this boundary."""
-    try:
-        yield
-    except (redis_errors.MaxConnectionsError, redis_errors.TryAgainError) as exc:  # a full pool, a slot moving
-        raise StoreBusyError("rate limit store busy") from exc
-    except STORE_DOWN as exc:
-        raise ServiceUnavailableError("rate limit store unavailable") from exc
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _opt(value: float | int | None) -> str:
-    return "" if value is None else str(value)
-
-
-def _opt_nano(usd: float | None) -> str:
-    return "" if usd is None else str(to_nano(usd))
-
-
-def _int_or_none(value: str) -> int | None:
-    return None if value == "" else int(value)
-
-
-def _ms_or_none(value: str) -> float | None:
-    return None if value == "" else float(value) / 1000
-
-
-def _pairs(flat: Sequence[object]) -> dict[str, int]:
-    items = [_text(v) for v in flat]
-    return {items[i]: int(items[i + 1]) for i in range(0, len(items), 2)}
-
-
-def _alerts(org: str, fields: list[str]) -> list[BudgetAlert]:
-    """Alerts from a script's flat reply: period, period key, threshold, spent nano, budget nano, repeated."""
-    return [
-        BudgetAlert(
-            org=org,
-            period=cast(Period, fields[i]),
-            period_key=fields[i + 1],
-            threshold=int(fields[i + 2]),
-            spent_usd=from_nano(int(fields[i + 3])),
-            budget_usd=from_nano(int(fields[i + 4])),
-        )
-        for i in range(0, len(fields), 5)
-    ]
 
 
 class RedisLimiterBackend:
@@ -151,36 +83,36 @@ class RedisLimiterBackend:
         ol, sl = request.org_limits, request.subject_limits
         args = [
             request.request_id,
-            _opt(ol.rpm),
-            _opt(ol.tpm),
-            _opt(ol.max_concurrent),
-            _opt(sl.rpm),
-            _opt(sl.tpm),
-            _opt(sl.max_concurrent),
-            _opt_nano(request.budget.daily_usd),
-            _opt_nano(request.budget.monthly_usd),
+            optional(ol.rpm),
+            optional(ol.tpm),
+            optional(ol.max_concurrent),
+            optional(sl.rpm),
+            optional(sl.tpm),
+            optional(sl.max_concurrent),
+            optional_nano(request.budget.daily_usd),
+            optional_nano(request.budget.monthly_usd),
             str(request.tokens),
             str(to_nano(request.reserve_usd)),
             str(int(request.reservation_ttl_s * 1000)),
-            _opt(ol.burst),
-            _opt(ol.rps),
-            _opt(sl.burst),
-            _opt(sl.rps),
+            optional(ol.burst),
+            optional(ol.rps),
+            optional(sl.burst),
+            optional(sl.rps),
         ]
         key_keys, key_args = admit_tail(org, request.key)
         with store_errors():
             raw = await self._runner.run(self._scripts.admit, [*keys, *key_keys], [*args, *key_args])
-        allowed, reason, retry, rl, rr, rs, tl, tr, ts = (_text(v) for v in raw)
+        allowed, reason, retry, rl, rr, rs, tl, tr, ts = (text(v) for v in raw)
         return Admission(
             allowed=allowed == "1",
             reason=cast(Reason, reason),
             retry_after_s=float(retry) / 1000,
-            requests_limit=_int_or_none(rl),
-            requests_remaining=_int_or_none(rr),
-            requests_reset_s=_ms_or_none(rs),
-            tokens_limit=_int_or_none(tl),
-            tokens_remaining=_int_or_none(tr),
-            tokens_reset_s=_ms_or_none(ts),
+            requests_limit=int_or_none(rl),
+            requests_remaining=int_or_none(rr),
+            requests_reset_s=ms_or_none(rs),
+            tokens_limit=int_or_none(tl),
+            tokens_remaining=int_or_none(tr),
+            tokens_reset_s=ms_or_none(ts),
         )
 
     async def settle(self, settlement: Settlement) -> list[BudgetAlert]:
@@ -205,23 +137,23 @@ class RedisLimiterBackend:
             settlement.model,
             str(to_nano(settlement.cost_usd)),
             str(settlement.tokens),
-            _opt_nano(settlement.budget.daily_usd),
-            _opt_nano(settlement.budget.monthly_usd),
+            optional_nano(settlement.budget.daily_usd),
+            optional_nano(settlement.budget.monthly_usd),
             str(self._idempotency_ttl_ms),
         ]
         tail_keys, tail_args = settle_tail(org, settlement.key_id, settlement.tags, settlement.tag_retention_s)
         with store_errors():
             raw = await self._runner.run(self._scripts.settle, [*keys, *tail_keys], [*args, *tail_args])
-        return _alerts(settlement.org, [_text(v) for v in raw[1:]])
+        return alerts(settlement.org, [text(v) for v in raw[1:]])
 
     async def refusal_alerts(self, org: str, budget: Budget, reserve_usd: float) -> list[BudgetAlert]:
         """The 100 % alerts a call refused for its budget makes due (exhausted.lua), once per period."""
         keys_ = OrgKeys(org)
         keys = [keys_.spend_by_day, keys_.spend_by_month, keys_.alerts, keys_.override]
-        args = [_opt_nano(budget.daily_usd), _opt_nano(budget.monthly_usd), str(to_nano(reserve_usd))]
+        args = [optional_nano(budget.daily_usd), optional_nano(budget.monthly_usd), str(to_nano(reserve_usd))]
         with store_errors():
             raw = await self._runner.run(self._scripts.exhausted, keys, args)
-        return _alerts(org, [_text(v) for v in raw])
+        return alerts(org, [text(v) for v in raw])
 
     async def release(self, request_id: str, org: str, subject: str, key_id: str | None = None) -> None:
         keys_ = OrgKeys(org)
@@ -236,13 +168,13 @@ class RedisLimiterBackend:
         keys = [keys_.reservations, keys_.reservation_expiry, keys_.reserved, keys_.spend]
         with store_errors():
             raw = await self._runner.run(self._scripts.key_summary, keys, [])
-        periods = periods_at(float(_text(raw[0])) / 1000)
+        periods = periods_at(float(text(raw[0])) / 1000)
         fields = nano_fields(list(raw[2]))
         last_used = fields.get("last_used_ms")
         return KeySpend(
             key_id=key_id, day=periods.day, month=periods.month, daily_usd=usd(fields, f"d:{periods.day}"),
             monthly_usd=usd(fields, f"m:{periods.month}"), total_usd=usd(fields, "total"),
-            reserved_usd=from_nano(int(_text(raw[1]))), last_used_ms=float(last_used) if last_used else None,
+            reserved_usd=from_nano(int(text(raw[1]))), last_used_ms=float(last_used) if last_used else None,
             by_day=days(fields),
         )
 
@@ -254,14 +186,14 @@ class RedisLimiterBackend:
         keys = [tat_key(org, probe, name) for name in names]
         with store_errors():
             raw = await self._runner.run(self._scripts.peek, keys, [str(probe.limits[name]) for name in names])
-        values = [_text(v) for v in raw]
+        values = [text(v) for v in raw]
         return {name: RateState(probe.limits[name], int(values[2 * i]), float(values[2 * i + 1]) / 1000)
                 for i, name in enumerate(names)}
 
     async def tag_totals(self, org: str, key: str, value: str) -> TagTotals:
         with store_errors():
             raw = await self._client.hgetall(OrgKeys(org).tag(key, value))
-        fields = {_text(k): _text(v) for k, v in raw.items()}
+        fields = {text(k): text(v) for k, v in raw.items()}
         return TagTotals(key, value, usd(fields, "cost_nano"), int(fields.get("tokens", "0")),
                          int(fields.get("calls", "0")))
 
@@ -277,19 +209,19 @@ class RedisLimiterBackend:
         ]
         with store_errors():
             raw = await self._runner.run(self._scripts.summary, keys, [])
-        periods = periods_at(float(_text(raw[0])) / 1000)
-        by_day = _pairs(raw[3])
-        by_month = _pairs(raw[4])
+        periods = periods_at(float(text(raw[0])) / 1000)
+        by_day = pairs(raw[3])
+        by_month = pairs(raw[4])
         prefix = periods.month + "|"
-        by_model = {k.removeprefix(prefix): from_nano(v) for k, v in _pairs(raw[5]).items() if k.startswith(prefix)}
+        by_model = {k.removeprefix(prefix): from_nano(v) for k, v in pairs(raw[5]).items() if k.startswith(prefix)}
         return SpendSummary(
             org=org,
             day=periods.day,
             month=periods.month,
             daily_usd=from_nano(by_day.get(periods.day, 0)),
             monthly_usd=from_nano(by_month.get(periods.month, 0)),
-            reserved_usd=from_nano(int(_text(raw[1]))),
-            reservations=int(_text(raw[2])),
+            reserved_usd=from_nano(int(text(raw[1]))),
+            reservations=int(text(raw[2])),
             by_model=by_model,
             by_day={day: from_nano(v) for day, v in sorted(by_day.items())},
         )
@@ -317,12 +249,12 @@ class RedisLimiterBackend:
     async def get_overrides(self, org: str) -> tuple[RateLimits | None, Budget | None]:
         with store_errors():
             raw = await self._client.hgetall(OrgKeys(org).override)
-        return decode_overrides({_text(k): _text(v) for k, v in raw.items()})
+        return decode_overrides({text(k): text(v) for k, v in raw.items()})
 
     async def list_orgs(self) -> list[str]:
         with store_errors():
             members = await self._client.smembers(ORGS_INDEX)
-        return sorted(_text(m) for m in members)
+        return sorted(text(m) for m in members)
 
     async def reset(self, org: str) -> None:
         with store_errors():

@@ -9,8 +9,8 @@ from typing import Literal
 from gateway.errors import ServiceUnavailableError
 from gateway.limits.backend import LimiterBackend
 from gateway.limits.clock import Clock, SystemClock
-from gateway.limits.redis_backend import StoreBusyError
 from gateway.limits.spool import ReplayReport, SettlementSpool
+from gateway.limits.store_errors import StoreBusyError
 from gateway.limits.types import (
     Admission,
     AdmissionRequest,

@@ -15,8 +15,8 @@ from redis import exceptions as redis_errors
 
 from gateway.errors import ServiceUnavailableError
 from gateway.limits.pipelined import PipelinedRedis, _reply_error, encode_command
-from gateway.limits.redis_backend import store_errors
 from gateway.limits.scripts import LuaScript, PipelinedScripts
+from gateway.limits.store_errors import store_errors
 from tests.limits.flaky_proxy import FlakyProxy
 
 
