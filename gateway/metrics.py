@@ -33,6 +33,7 @@ from prometheus_client.process_collector import ProcessCollector
 from gateway.metering.record import LedgerRecord
 from gateway.metric_labels import KnownModels, ModelLabels, safe_label
 from gateway.metrics_tally import MetricTally
+from gateway.processes import is_alive
 
 log = structlog.get_logger(__name__)
 
@@ -72,18 +73,8 @@ def forget_dead_workers(directory: str) -> None:
     """
     for path in Path(directory).glob("gauge_live*_*.db"):
         pid = path.stem.rpartition("_")[2]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not is_alive(int(pid)):
             mark_process_dead(int(pid), directory)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 class Metrics:

@@ -18,6 +18,8 @@ import os
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
+from gateway.processes import is_alive
+
 
 class SpoolFile:
     def __init__(self, path: str | os.PathLike[str], *, stem: str | None = None) -> None:
@@ -43,7 +45,7 @@ class SpoolFile:
         found = []
         for candidate in self.path.parent.glob(f"{self._stem}-*.jsonl*"):
             pid = candidate.name[len(self._stem) + 1:].removesuffix(".replaying").removesuffix(".jsonl")
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and not is_alive(int(pid)):
                 found.append(candidate)
         return found
 
@@ -89,13 +91,3 @@ class SpoolFile:
             # A crash between the append and the unlink replays these lines twice, which replay tolerates.
             self._append(taken.read_bytes())
             taken.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True

@@ -82,7 +82,9 @@ class OrgKeys:
 
 
 @dataclass(frozen=True)
-class SubjectKeys:
+class _RateKeys:
+    """The GCRA state of a scope's per-minute limits."""
+
     base: str
 
     @property
@@ -93,6 +95,9 @@ class SubjectKeys:
     def tpm(self) -> str:
         return f"{self.base}:tpm"
 
+
+@dataclass(frozen=True)
+class SubjectKeys(_RateKeys):
     @property
     def rps(self) -> str:
         return f"{self.base}:rps"
@@ -103,18 +108,8 @@ class SubjectKeys:
 
 
 @dataclass(frozen=True)
-class ApiKeyKeys:
+class ApiKeyKeys(_RateKeys):
     """Keys of one API key's limits and spend, inside its org's slot."""
-
-    base: str
-
-    @property
-    def rpm(self) -> str:
-        return f"{self.base}:rpm"
-
-    @property
-    def tpm(self) -> str:
-        return f"{self.base}:tpm"
 
     @property
     def reservations(self) -> str:  # hash request id → "reserve_nano|tokens|key_tpm_interval_ms|0"
