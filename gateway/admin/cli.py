@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 from redis import exceptions as redis_errors
 
 from gateway.admin import render
 from gateway.admin.connection import ConnectionSetupError, redacted, redis_limiter
+from gateway.admin.output import emit
 from gateway.admin.service import AdminService
 from gateway.admin.updates import KEEP, BudgetUpdate, LimitsUpdate, check_count, check_usd, is_empty
 from gateway.errors import GatewayError, InvalidRequestError
@@ -109,10 +109,7 @@ def run(args: argparse.Namespace, action: Action, text: Renderer) -> int:
     except redis_errors.RedisError as exc:
         print(f"error: Redis at {redacted(str(settings.redis_url))} refused the command: {exc}", file=sys.stderr)
         return 1
-    if args.json:
-        sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
-    else:
-        print(text(result))
+    emit(result, as_json=args.json, text=text)
     return 0
 
 

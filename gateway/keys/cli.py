@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 from redis import exceptions as redis_errors
 
 from gateway.admin.connection import COMMAND_TIMEOUT_S, CONNECT_TIMEOUT_S, redacted
+from gateway.admin.output import emit
 from gateway.admin.table import Column, render_table
 from gateway.errors import GatewayError
 from gateway.keys.service import KeyRequest, KeyService, View
@@ -79,10 +79,7 @@ def _run(args: argparse.Namespace, action: Action, text: Callable[[View], str]) 
     if view is None:
         print(f"error: no API key '{args.id}' in organization '{args.org}'", file=sys.stderr)
         return 2
-    if args.json:
-        sys.stdout.buffer.write(orjson.dumps(view, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
-    else:
-        print(text(view))
+    emit(view, as_json=args.json, text=text)
     return 0
 
 
